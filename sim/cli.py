@@ -1,0 +1,82 @@
+"""Command line: ``python -m sim [overrides]`` runs one simulation (``-m`` for a Hydra sweep).
+
+A thin Hydra entry point: compose the config, call :func:`sim.simulation.simulate`, write the outputs
+into the job's directory and return the objective (cost per million delivered tokens). Each job writes
+``status.json`` first as ``running`` and last as ``ok`` or ``failed`` with the reason, so a sweep can be
+aggregated from its job folders even when some jobs fail; a failing job in a sweep does not stop the
+others. A single run with a bad configuration exits with status 2 and a message saying what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from sim.config import ConfigError, register_configs, to_sim_config
+from sim.report import summary_text, write_figure, write_metrics, write_table
+from sim.simulation import simulate
+
+log = logging.getLogger("sim")
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+register_configs()
+
+
+def _write_status(out_dir: Path, status: str, error: str | None = None) -> None:
+    (out_dir / "status.json").write_text(json.dumps({"status": status, "error": error}, indent=2) + "\n")
+
+
+def run_job(cfg: DictConfig, out_dir: Path) -> float:
+    """Simulate one configuration and write its outputs into ``out_dir``; return $ per Mtok."""
+    sim_cfg = to_sim_config(cfg)
+    result = simulate(sim_cfg)
+    metrics = result.metrics
+    write_metrics(out_dir / "metrics.json", metrics)
+    title = (
+        f"{sim_cfg.model.name} {sim_cfg.precision.name} on {sim_cfg.fleet.racks} x {sim_cfg.platform.name} "
+        f"(tp={sim_cfg.worker.tp}), {sim_cfg.workload.name}"
+    )
+    if sim_cfg.output.requests_csv:
+        write_table(out_dir / "requests.csv", result.requests)
+        write_table(out_dir / "workers.csv", result.workers)
+    if sim_cfg.output.figure:
+        write_figure(out_dir / "latency_cost.png", result.requests, title)
+    if sim_cfg.output.print_summary:
+        print(summary_text(metrics, title))
+        print(f"outputs: {out_dir}")
+    return float(metrics["cost_usd_per_mtok"])
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out_dir / "config_resolved.yaml", resolve=True)
+    _write_status(out_dir, "running")
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        objective = run_job(cfg, out_dir)
+    except ConfigError as err:
+        _write_status(out_dir, "failed", f"configuration error: {err}")
+        if multirun:
+            log.error("job %s failed: %s", hydra_cfg.job.num, err)
+            return None
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except Exception:
+        _write_status(out_dir, "failed", traceback.format_exc())
+        if multirun:
+            log.exception("job %s failed", hydra_cfg.job.num)
+            return None
+        raise
+    _write_status(out_dir, "ok")
+    return objective

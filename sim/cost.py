@@ -1,0 +1,90 @@
+"""Power and money: what the fleet draws, what an hour of it costs, what a delivered token costs.
+
+Power. A GPU draws between its idle power and its TDP in proportion to the fraction of time its worker
+is busy; the rest of the system (CPUs, NICs, switches, fans) adds a fixed draw per GPU; the facility
+multiplies the IT load by its PUE.
+
+Hourly cost, by ``cost.mode``:
+
+* ``preset``: the fleet's GPUs at a $/GPU-hour of the platform (hyperscaler owning over a 4-year life,
+  neocloud, 3-year rental): all-in prices, power and facility included.
+* ``tco``: bottom-up. Capex per GPU (all-in system with networking) recovered over the depreciation
+  years at the cost of capital (an annuity), plus yearly opex as a fraction of capex, plus the energy
+  the fleet draws at the facility (PUE included) at $/kWh.
+
+Cost per delivered token = hourly cost / delivered tokens per hour. Per request, each request is charged
+its GPU-seconds share of the iterations it took part in, with idle capacity spread over requests in
+proportion to that share, so the per-request costs add up to the fleet's cost over the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import ConfigError, CostConfig
+from sim.hardware import Platform
+
+HOURS_PER_YEAR = 8760.0
+
+
+def validate_cost(cfg: CostConfig, platform: Platform) -> None:
+    if cfg.mode not in ("preset", "tco"):
+        raise ConfigError(f"cost.mode={cfg.mode!r} is unknown; use 'preset' or 'tco'")
+    if cfg.pue < 1:
+        raise ConfigError(f"cost.pue={cfg.pue} must be >= 1 (facility power over IT power)")
+    if cfg.mode == "preset" and cfg.preset not in platform.price_usd_per_gpu_hour:
+        raise ConfigError(
+            f"cost.preset={cfg.preset!r} has no price for platform {platform.name}; "
+            f"use one of {sorted(platform.price_usd_per_gpu_hour)}"
+        )
+    tco = cfg.tco
+    if cfg.mode == "tco":
+        if not tco.depreciation_years > 0 or tco.cost_of_capital < 0 or tco.opex_fraction_per_year < 0 or tco.usd_per_kwh < 0:
+            raise ConfigError("cost.tco: depreciation_years must be positive; cost_of_capital, opex_fraction_per_year, usd_per_kwh >= 0")
+        if tco.capex_usd_per_gpu is not None and not tco.capex_usd_per_gpu > 0:
+            raise ConfigError(f"cost.tco.capex_usd_per_gpu={tco.capex_usd_per_gpu} must be positive (or null for the platform's)")
+
+
+def capital_recovery_factor(rate: float, years: float) -> float:
+    """Fraction of a capital sum to pay each year to repay it with interest over ``years``."""
+    if rate == 0:
+        return 1.0 / years
+    growth = (1.0 + rate) ** years
+    return rate * growth / (growth - 1.0)
+
+
+@dataclass(frozen=True)
+class FleetPower:
+    """Average power over the run, kW."""
+
+    gpu_kw: float
+    it_kw: float  # GPUs plus the rest of the systems
+    facility_kw: float  # IT times PUE
+
+
+def fleet_power(platform: Platform, busy_fraction_per_gpu: np.ndarray, pue: float) -> FleetPower:
+    """Average draw of GPUs busy the given fractions of the time (idle GPUs: fraction 0)."""
+    gpu_w = platform.idle_w + (platform.tdp_w - platform.idle_w) * np.asarray(busy_fraction_per_gpu)
+    gpu_kw = float(gpu_w.sum()) / 1000
+    it_kw = gpu_kw + platform.host_w_per_gpu * len(gpu_w) / 1000
+    return FleetPower(gpu_kw, it_kw, it_kw * pue)
+
+
+def cost_usd_per_hour(cfg: CostConfig, platform: Platform, gpus: int, power: FleetPower) -> float:
+    """The fleet's all-in hourly cost."""
+    if cfg.mode == "preset":
+        return gpus * platform.price_usd_per_gpu_hour[cfg.preset]
+    tco = cfg.tco
+    capex = tco.capex_usd_per_gpu if tco.capex_usd_per_gpu is not None else platform.capex_usd_per_gpu
+    yearly = capex * (capital_recovery_factor(tco.cost_of_capital, tco.depreciation_years) + tco.opex_fraction_per_year)
+    return gpus * yearly / HOURS_PER_YEAR + power.facility_kw * tco.usd_per_kwh
+
+
+def request_costs_usd(gpu_s: np.ndarray, fleet_cost_usd: float) -> np.ndarray:
+    """Each request's share of the fleet's cost over the run, in proportion to its GPU-seconds."""
+    total = gpu_s.sum()
+    if total <= 0:
+        return np.zeros_like(gpu_s)
+    return gpu_s * (fleet_cost_usd / total)

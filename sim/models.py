@@ -1,0 +1,171 @@
+"""Model architectures and the work one token costs: FLOPs, weight bytes, KV-cache bytes.
+
+A :class:`ModelArch` derives everything the performance model needs from the shapes published in a
+model's config.json: parameter counts per component (attention, dense MLP, experts, embeddings), the
+GEMM FLOPs of one token's forward pass, the attention FLOPs of one (query, context) pair, which grow
+with context, and the bytes one token adds to the KV cache at a given data type.
+
+Conventions: a multiply-add is 2 FLOPs; gated MLPs (SwiGLU) have three matrices; the input embedding
+and the output head are separate matrices (untied); GEMMs count the *active* parameters of a token
+(its top-k routed experts plus the shared ones); the output head runs only for tokens that are sampled
+(decode tokens), a prompt's single sampled token is neglected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.config import ModelConfig
+from sim.precision import BYTES_PER_ELEMENT
+
+
+@dataclass(frozen=True)
+class ModelArch:
+    """Shapes of one model and the per-token costs derived from them."""
+
+    cfg: ModelConfig
+
+    # --- structure -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def is_moe(self) -> bool:
+        return self.cfg.n_routed_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.cfg.attention == "mla"
+
+    @property
+    def moe_layers(self) -> int:
+        return self.cfg.layers - self.cfg.first_k_dense if self.is_moe else 0
+
+    @property
+    def dense_layers(self) -> int:
+        return self.cfg.layers - self.moe_layers
+
+    @property
+    def full_attention_layers(self) -> int:
+        """Layers whose KV cache grows with the whole context (the rest use a sliding window)."""
+        return self.cfg.layers - self.cfg.sliding_window_layers
+
+    # --- parameters ------------------------------------------------------------------------
+    @property
+    def attention_params_per_layer(self) -> int:
+        c = self.cfg
+        if self.is_mla:
+            qk_dim = c.qk_nope_head_dim + c.qk_rope_head_dim
+            q = c.hidden * c.q_lora_rank + c.q_lora_rank * c.q_heads * qk_dim if c.q_lora_rank else c.hidden * c.q_heads * qk_dim
+            kv = c.hidden * (c.kv_lora_rank + c.qk_rope_head_dim) + c.kv_lora_rank * c.q_heads * (c.qk_nope_head_dim + c.v_head_dim)
+            return q + kv + c.q_heads * c.v_head_dim * c.hidden
+        q_dim = c.q_heads * c.head_dim
+        return 2 * c.hidden * q_dim + 2 * c.hidden * c.kv_heads * c.head_dim
+
+    @property
+    def dense_mlp_params(self) -> int:
+        return 3 * self.cfg.hidden * self.cfg.ffn_dense_dim
+
+    @property
+    def expert_params(self) -> int:
+        """Parameters of one expert (routed or shared) of one layer."""
+        return 3 * self.cfg.hidden * self.cfg.moe_ffn_dim
+
+    @property
+    def router_params(self) -> int:
+        return self.cfg.hidden * self.cfg.n_routed_experts
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embedding plus output head."""
+        return 2 * self.cfg.vocab * self.cfg.hidden
+
+    @property
+    def routed_expert_params(self) -> int:
+        """All routed-expert parameters of the model (the part expert parallelism shards)."""
+        return self.moe_layers * self.cfg.n_routed_experts * self.expert_params
+
+    @property
+    def non_expert_params(self) -> int:
+        """Attention, dense MLPs, shared experts, routers: read every iteration whatever the batch."""
+        c = self.cfg
+        return (
+            c.layers * self.attention_params_per_layer
+            + self.dense_layers * self.dense_mlp_params
+            + self.moe_layers * (c.n_shared_experts * self.expert_params + self.router_params)
+        )
+
+    @property
+    def total_params(self) -> int:
+        return self.non_expert_params + self.routed_expert_params + self.embedding_params
+
+    @property
+    def active_params(self) -> int:
+        return self.non_expert_params + self.moe_layers * self.cfg.top_k * self.expert_params + self.embedding_params
+
+    # --- FLOPs -----------------------------------------------------------------------------
+    @property
+    def gemm_flops_per_token(self) -> float:
+        """Forward GEMM FLOPs of one token through all layers (output head excluded)."""
+        return 2.0 * (self.non_expert_params + self.moe_layers * self.cfg.top_k * self.expert_params)
+
+    @property
+    def head_flops_per_sampled_token(self) -> float:
+        return 2.0 * self.cfg.vocab * self.cfg.hidden
+
+    def attention_flops_per_pair(self, decode: bool) -> float:
+        """FLOPs of one query token attending one context token, over the full-attention layers.
+
+        MLA decodes in its absorbed form (scores and values over the 512+64-wide latent) and
+        prefills in its expanded form (192-wide keys, 128-wide values per head).
+        """
+        c = self.cfg
+        if self.is_mla:
+            if decode:
+                per_head = 2 * (c.kv_lora_rank + c.qk_rope_head_dim) + 2 * c.kv_lora_rank
+            else:
+                per_head = 2 * (c.qk_nope_head_dim + c.qk_rope_head_dim) + 2 * c.v_head_dim
+        else:
+            per_head = 4 * c.head_dim
+        return float(per_head * c.q_heads * self.full_attention_layers)
+
+    def window_attention_flops_per_token(self, decode: bool) -> float:
+        """FLOPs one token spends in the sliding-window layers (context capped at the window)."""
+        if not self.cfg.sliding_window_layers:
+            return 0.0
+        per_layer = self.attention_flops_per_pair(decode) / max(self.full_attention_layers, 1)
+        return per_layer * self.cfg.sliding_window_layers * self.cfg.sliding_window_tokens
+
+    # --- bytes -----------------------------------------------------------------------------
+    def kv_bytes_per_token(self, kv_dtype: str) -> float:
+        """KV-cache bytes one context token adds, over the layers whose cache grows with context."""
+        c = self.cfg
+        b = BYTES_PER_ELEMENT[kv_dtype]
+        if self.is_mla:
+            return (c.kv_lora_rank + c.qk_rope_head_dim) * b * c.layers
+        return 2 * c.kv_heads * c.head_dim * b * self.full_attention_layers
+
+    def kv_bytes_fixed_per_request(self, kv_dtype: str) -> float:
+        """KV-cache bytes of the sliding-window layers, reserved whole for every request."""
+        c = self.cfg
+        b = BYTES_PER_ELEMENT[kv_dtype]
+        return 2 * c.kv_heads * c.head_dim * b * c.sliding_window_layers * c.sliding_window_tokens
+
+    def kv_shards(self, tp: int) -> int:
+        """Ranks the KV cache is split over: MLA's shared latent is replicated, GQA splits KV heads."""
+        return 1 if self.is_mla else min(tp, self.cfg.kv_heads)
+
+    def weight_bytes(self, weight_dtype: str) -> float:
+        """Bytes of all weights: layers at ``weight_dtype``, embedding and head kept in BF16."""
+        b = BYTES_PER_ELEMENT[weight_dtype]
+        return (self.non_expert_params + self.routed_expert_params) * b + self.embedding_params * 2.0
+
+    def expected_distinct_experts(self, routed_tokens):
+        """Expected number of distinct routed experts per MoE layer hit by ``routed_tokens`` tokens.
+
+        Each token picks ``top_k`` of ``E`` experts; with uniform routing an expert is missed by one
+        token with probability ``1 - k/E``, so E·(1 - (1 - k/E)^T) experts are hit in expectation.
+        """
+        e, k = self.cfg.n_routed_experts, self.cfg.top_k
+        return e * (1.0 - (1.0 - k / e) ** routed_tokens)

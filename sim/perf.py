@@ -1,0 +1,171 @@
+"""Performance models: how long one engine iteration takes on one worker.
+
+An iteration processes a batch of prefill chunks and decode tokens. Its shape is summarised by an
+:class:`IterationShape`-like set of numbers (tokens, attention pairs, KV tokens read) and a model
+turns it into seconds:
+
+* :class:`RooflinePerf` derives the time from physics. Per GPU of the worker, the GEMMs take the
+  larger of their FLOPs over the tensor-core rate and their weight bytes over HBM bandwidth; attention
+  takes the larger of its FLOPs and the KV-cache bytes it reads; tensor-parallel all-reduces cost
+  their bytes over the link bandwidth plus a fixed latency each; a fixed overhead covers scheduling
+  and kernel launches. Efficiency factors (achieved / peak) are config values.
+* :class:`ConstantPerf` is a fixed time per iteration plus a time per token, for tests (it turns a
+  worker with batch size 1 into an M/D/1 server) and for users with measured numbers.
+
+Both accept an array of decode context sums and return an array of times, so a run of decode-only
+iterations (whose context grows by one token per request per iteration) is timed in one call. For
+the roofline the time of a decode-only iteration is affine in the batch's total context, which is
+what makes that run predictable.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from sim.config import ConfigError, EngineConfig, PerfConfig, WorkerConfig
+from sim.hardware import Platform
+from sim.models import ModelArch
+from sim.precision import Precision
+
+
+class PerformanceModel(Protocol):
+    """Time of one iteration of a worker's engine, in seconds."""
+
+    def iteration_time_s(
+        self,
+        prefill_tokens: int,
+        prefill_pairs: float,
+        prefill_kv_tokens: float,
+        decode_tokens: int,
+        decode_context_tokens: float | np.ndarray,
+    ) -> float | np.ndarray:
+        """Seconds for an iteration with these prefill and decode parts.
+
+        ``prefill_pairs``: (query, key) pairs the prefill chunks attend (causal, over full layers);
+        ``prefill_kv_tokens``: context tokens whose KV the chunks read; ``decode_context_tokens``:
+        total context of the decode requests (each decode token attends its whole context), a
+        scalar or an array of such totals for consecutive iterations.
+        """
+        ...
+
+
+class ConstantPerf:
+    """A fixed time per iteration plus a time per processed token."""
+
+    def __init__(self, cfg: PerfConfig):
+        if cfg.constant_iteration_s <= 0 or cfg.constant_per_token_s < 0:
+            raise ConfigError(
+                "perf.constant_iteration_s must be positive and perf.constant_per_token_s non-negative "
+                f"(got {cfg.constant_iteration_s}, {cfg.constant_per_token_s})"
+            )
+        self.iteration_s = cfg.constant_iteration_s
+        self.per_token_s = cfg.constant_per_token_s
+
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
+        t = self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
+        if np.ndim(decode_context_tokens):
+            return np.full(np.shape(decode_context_tokens), t)
+        return t
+
+
+class RooflinePerf:
+    """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes and efficiencies."""
+
+    def __init__(self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig):
+        for key in ("compute_efficiency", "memory_efficiency", "comm_efficiency"):
+            value = getattr(cfg, key)
+            if not 0 < value <= 1:
+                raise ConfigError(f"perf.{key}={value} must be in (0, 1]")
+        if cfg.iteration_overhead_s < 0 or cfg.collective_latency_s < 0:
+            raise ConfigError("perf.iteration_overhead_s and perf.collective_latency_s must be non-negative")
+        tp = worker.tp
+        self.tp = tp
+        self.model = model
+        self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * cfg.compute_efficiency
+        # Attention kernels run in BF16 (the KV cache is dequantised on load).
+        self.attn_flops_per_s = platform.peak_flops("bf16") * cfg.compute_efficiency
+        self.hbm_bytes_per_s = platform.hbm_bytes_per_s * cfg.memory_efficiency
+        self.link_bytes_per_s = platform.link_bytes_per_s(tp) * cfg.comm_efficiency
+        self.overhead_s = cfg.iteration_overhead_s
+
+        # Per-GPU constants: the work of the worker is spread evenly over its tp GPUs.
+        wb = precision.weight_bytes
+        self.fixed_weight_bytes = (model.non_expert_params * wb + model.embedding_params * 2.0) / tp
+        self.expert_bytes_all_layers = model.moe_layers * model.expert_params * wb  # one expert, all MoE layers
+        self.gemm_flops_per_token = model.gemm_flops_per_token / tp
+        self.head_flops_per_token = model.head_flops_per_sampled_token / tp
+        self.attn_pair_flops_prefill = model.attention_flops_per_pair(decode=False) / tp
+        self.attn_pair_flops_decode = model.attention_flops_per_pair(decode=True) / tp
+        self.window_flops_prefill = model.window_attention_flops_per_token(decode=False) / tp
+        self.window_flops_decode = model.window_attention_flops_per_token(decode=True) / tp
+        # MLA caches one latent per token shared by all heads: every tensor-parallel rank reads all of
+        # it. GQA shards KV heads over ranks (replicated once tp exceeds the KV heads).
+        shards = model.kv_shards(tp)
+        self.kv_bytes_per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
+        self.kv_window_bytes = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
+        # Two all-reduces per layer (after attention, after the MLP or MoE block), BF16 activations.
+        if tp > 1:
+            self.allreduce_bytes_per_token = 2 * model.cfg.layers * 2 * (tp - 1) / tp * model.cfg.hidden * 2.0
+            self.collective_s = 2 * model.cfg.layers * cfg.collective_latency_s
+        else:
+            self.allreduce_bytes_per_token = 0.0
+            self.collective_s = 0.0
+
+    def weight_bytes_read(self, tokens: int) -> float:
+        """Weight bytes one GPU reads in an iteration of ``tokens`` tokens (experts: only those hit)."""
+        if not self.model.is_moe:
+            return self.fixed_weight_bytes
+        hit = self.model.expected_distinct_experts(tokens)
+        return self.fixed_weight_bytes + hit * self.expert_bytes_all_layers / self.tp
+
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
+        tokens = prefill_tokens + decode_tokens
+        gemm_flops = tokens * self.gemm_flops_per_token + decode_tokens * self.head_flops_per_token
+        t_gemm = max(gemm_flops / self.gemm_flops_per_s, self.weight_bytes_read(tokens) / self.hbm_bytes_per_s)
+        attn_flops = (
+            prefill_pairs * self.attn_pair_flops_prefill
+            + prefill_tokens * self.window_flops_prefill
+            + decode_context_tokens * self.attn_pair_flops_decode
+            + decode_tokens * self.window_flops_decode
+        )
+        kv_bytes = (prefill_kv_tokens + decode_context_tokens) * self.kv_bytes_per_token + (
+            decode_tokens + (prefill_tokens > 0)
+        ) * self.kv_window_bytes
+        t_attn = np.maximum(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
+        t_comm = self.collective_s + tokens * self.allreduce_bytes_per_token / self.link_bytes_per_s
+        return t_gemm + t_attn + t_comm + self.overhead_s
+
+
+def build_perf_model(platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig) -> PerformanceModel:
+    """The performance model named by ``perf.kind``."""
+    if cfg.kind == "roofline":
+        return RooflinePerf(platform, model, precision, worker, cfg)
+    if cfg.kind == "constant":
+        return ConstantPerf(cfg)
+    raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")
+
+
+def estimate_worker_capacity_rps(
+    perf: PerformanceModel, engine: EngineConfig, kv_capacity_tokens: float, kv_fixed_tokens: float, mean_input: float, mean_output: float
+) -> float:
+    """Requests per second one worker sustains when saturated, from the performance model alone.
+
+    The decode batch is the smaller of the batch limit and the number of average requests (holding
+    their prompt and half their output) that fit in the KV cache. A request costs its prefill (timed
+    as the marginal time of its tokens in a chunked iteration) plus its share of ``mean_output``
+    decode iterations at that batch. Used to turn a ``load_fraction`` into an arrival rate, so one
+    workload preset means the same load on any fleet.
+    """
+    tokens_held = mean_input + mean_output / 2 + kv_fixed_tokens
+    batch = max(1.0, min(engine.max_batch_size, kv_capacity_tokens / tokens_held))
+    b = int(batch)
+    context = b * (mean_input + mean_output / 2)
+    decode_iter_s = float(perf.iteration_time_s(0, 0.0, 0.0, b, context))
+    chunk = min(engine.max_tokens_per_iteration, int(mean_input))
+    chunk = max(chunk, 1)
+    with_chunk = float(perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context))
+    prefill_s = (with_chunk - decode_iter_s) * mean_input / chunk
+    seconds_per_request = prefill_s + mean_output * decode_iter_s / b
+    return 1.0 / seconds_per_request

@@ -1,0 +1,200 @@
+"""``simulate(config) -> Result``: one fleet serving one workload, from arrivals to cost per token.
+
+:func:`build` turns the configuration into a :class:`Deployment` (platform, model, precision,
+performance model, memory budget, workers, estimated capacity) and raises :class:`ConfigError` for
+anything that cannot be simulated, before any event. :class:`Simulation` owns everything stochastic
+or stateful of one run (its SimPy environment, its random streams spawned from one ``SeedSequence``,
+the request table, the engines and the router), so runs never share state and the same seed gives
+the same result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.config import ConfigError, SimConfig, to_sim_config
+from sim.cost import cost_usd_per_hour, fleet_power, request_costs_usd, validate_cost
+from sim.engine import Engine
+from sim.fleet import WorkerMemory, check_fits, validate_layout
+from sim.hardware import Platform
+from sim.metrics import latency_and_tokens
+from sim.models import ModelArch
+from sim.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
+from sim.precision import Precision
+from sim.requests import RequestTable
+from sim.router import Router
+from sim.workload import draw_requests, max_length, mean_length, validate_workload
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A fleet built from its configuration and checked, ready to simulate."""
+
+    cfg: SimConfig
+    platform: Platform
+    model: ModelArch
+    precision: Precision
+    perf: PerformanceModel
+    memory: WorkerMemory
+    workers: int
+    gpus: int  # all GPUs of the racks, idle leftovers included
+    capacity_rps: float  # estimated saturated throughput of the fleet, requests/s
+
+
+@dataclass
+class Result:
+    """What one run produced: scalar metrics and the per-request table (columns)."""
+
+    metrics: dict[str, float]
+    requests: dict[str, np.ndarray]
+    workers: dict[str, np.ndarray]
+
+
+def build(cfg: SimConfig) -> Deployment:
+    """Check the configuration and build the deployment; :class:`ConfigError` says what to fix."""
+    platform = Platform.from_config(cfg.platform)
+    model = ModelArch(cfg.model)
+    precision = Precision.from_config(cfg.precision)
+    platform.peak_flops(precision.compute_dtype)  # FP4 asked of a GPU without FP4 tensor cores
+    validate_workload(cfg.workload)
+    validate_cost(cfg.cost, platform)
+    if cfg.max_sim_time_s is not None and not cfg.max_sim_time_s > 0:
+        raise ConfigError(f"max_sim_time_s={cfg.max_sim_time_s} must be positive (or null to run until all requests finish)")
+    workers = validate_layout(platform, model, cfg.worker, cfg.engine, cfg.fleet)
+    wl = cfg.workload
+    longest = max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma) + max_length(
+        wl.output_tokens, wl.length_dist, wl.lognormal_sigma
+    )
+    memory = check_fits(platform, model, precision, cfg.worker, cfg.engine, longest)
+    perf = build_perf_model(platform, model, precision, cfg.worker, cfg.perf)
+    per_worker = estimate_worker_capacity_rps(
+        perf,
+        cfg.engine,
+        memory.kv_capacity_tokens,
+        memory.kv_fixed_tokens,
+        mean_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma),
+        mean_length(wl.output_tokens, wl.length_dist, wl.lognormal_sigma),
+    )
+    gpus = cfg.fleet.racks * platform.gpus_per_rack
+    return Deployment(cfg, platform, model, precision, perf, memory, workers, gpus, workers * per_worker)
+
+
+class Simulation:
+    """One run: a SimPy environment with arrivals, a router and one engine per worker."""
+
+    def __init__(self, deployment: Deployment):
+        cfg = deployment.cfg
+        self.deployment = deployment
+        self.env = simpy.Environment()
+        workload_seed, = np.random.SeedSequence(cfg.seed).spawn(1)
+        self.stream = draw_requests(cfg.workload, workload_seed, deployment.capacity_rps)
+        self.requests = RequestTable(self.stream.input_tokens, self.stream.output_tokens, self.stream.arrival_s)
+        self.engines = [
+            Engine(
+                self.env,
+                worker_id,
+                cfg.worker.tp,
+                deployment.perf,
+                cfg.engine,
+                deployment.memory.kv_capacity_tokens,
+                deployment.memory.kv_fixed_tokens,
+                self.requests,
+                self._on_complete,
+            )
+            for worker_id in range(deployment.workers)
+        ]
+        self.router = Router(self.engines, cfg.fleet.router, cfg.fleet.max_queue_per_worker, self.requests)
+        self.closed_loop = self.stream.arrival_s is None
+        self._next_request = 0
+        self.arrival_events = 0
+        if self.closed_loop:
+            for _ in range(min(cfg.workload.concurrency, self.requests.n)):
+                self._issue()
+        else:
+            self.env.process(self._open_loop())
+
+    def _open_loop(self):
+        """Dispatch each request at its arrival time."""
+        env = self.env
+        for rid, arrival_s in enumerate(self.stream.arrival_s.tolist()):
+            yield env.timeout(arrival_s - env.now)
+            self.arrival_events += 1
+            self.router.dispatch(rid)
+
+    def _issue(self) -> None:
+        """A closed-loop client sends its next request now (again at once if it is dropped)."""
+        while self._next_request < self.requests.n:
+            rid = self._next_request
+            self._next_request += 1
+            self.requests.arrival_s[rid] = self.env.now
+            self.arrival_events += 1
+            if self.router.dispatch(rid):
+                return
+
+    def _on_complete(self, rid: int) -> None:
+        if self.closed_loop:
+            self._issue()
+
+    def run(self) -> Result:
+        cfg = self.deployment.cfg
+        dep = self.deployment
+        wall_start = time.perf_counter()
+        self.env.run(until=cfg.max_sim_time_s)
+        wall_time_s = time.perf_counter() - wall_start
+        sim_time_s = float(self.env.now)
+
+        metrics = latency_and_tokens(self.requests, cfg.workload.slo, sim_time_s, dep.gpus)
+        busy_s = np.array([e.busy_s for e in self.engines])
+        busy_fraction = np.zeros(dep.gpus)
+        if sim_time_s > 0:
+            busy_fraction[: dep.workers * cfg.worker.tp] = np.repeat(busy_s / sim_time_s, cfg.worker.tp)
+        power = fleet_power(dep.platform, busy_fraction, cfg.cost.pue)
+        cost_h = cost_usd_per_hour(cfg.cost, dep.platform, dep.gpus, power)
+        run_cost_usd = cost_h * sim_time_s / 3600
+        columns = self.requests.columns()
+        cost_usd = request_costs_usd(self.requests.gpu_s, run_cost_usd)
+        tokens = self.requests.input_tokens + self.requests.output_tokens
+        done = columns["status"] == "completed"
+        cost_per_mtok = np.where(done, cost_usd / tokens * 1e6, np.nan)
+        columns["cost_usd"] = cost_usd
+        columns["cost_usd_per_mtok"] = cost_per_mtok
+        throughput = metrics["throughput_tok_s"]
+        metrics.update(
+            {
+                "wall_time_s": wall_time_s,
+                "events": int(sum(e.events for e in self.engines) + self.arrival_events),
+                "iterations": int(sum(e.iterations for e in self.engines)),
+                "workers": dep.workers,
+                "arrival_rate_rps": self.stream.rate_rps if self.stream.rate_rps is not None else float("nan"),
+                "capacity_rps_estimate": dep.capacity_rps,
+                "gpu_utilization": float(busy_fraction.mean()),
+                "kv_capacity_tokens_per_worker": dep.memory.kv_capacity_tokens,
+                "power_kw": power.facility_kw,
+                "it_power_kw": power.it_kw,
+                "provisioned_power_kw": dep.platform.allin_power_kw_per_gpu * dep.gpus,
+                "cost_usd_per_hour": cost_h,
+                "cost_usd_per_mtok": cost_h / (throughput * 3600 / 1e6) if throughput > 0 else float("inf"),
+                "cost_usd_per_mtok_p50": float(np.nanpercentile(cost_per_mtok, 50)) if done.any() else float("nan"),
+                "cost_usd_per_mtok_p90": float(np.nanpercentile(cost_per_mtok, 90)) if done.any() else float("nan"),
+                "tok_s_per_mw": throughput / (power.facility_kw / 1000) if power.facility_kw > 0 else float("nan"),
+            }
+        )
+        workers = {
+            "worker": np.arange(dep.workers),
+            "busy_s": busy_s,
+            "iterations": np.array([e.iterations for e in self.engines]),
+            "events": np.array([e.events for e in self.engines]),
+            "prefill_tokens": np.array([e.prefill_tokens_done for e in self.engines]),
+            "decode_tokens": np.array([e.decode_tokens_done for e in self.engines]),
+            "preemptions": np.array([e.preemptions for e in self.engines]),
+        }
+        return Result(metrics, columns, workers)
+
+
+def simulate(cfg) -> Result:
+    """Build, check and run one simulation. ``cfg``: a :class:`SimConfig` or a composed Hydra config."""
+    return Simulation(build(to_sim_config(cfg))).run()
