@@ -1,0 +1,101 @@
+"""Every config in conf/ composes and runs at toy size; bad input is refused with a useful message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from sim.config import ConfigError
+from sim.metrics import REQUIRED_KEYS
+from sim.simulation import simulate
+from tests.conftest import CONF_DIR, TOY, make_config
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+# A precision and a worker size each model fits with on every platform.
+FITS = {
+    "deepseek_r1": ("precision=fp8", "worker.tp=8"),
+    "llama3_405b": ("precision=fp8", "worker.tp=8"),
+    "qwen3_235b": ("precision=fp8", "worker.tp=4"),
+}
+
+
+@pytest.mark.parametrize("platform", options("platform"))
+def test_every_platform_runs(platform):
+    m = simulate(make_config(*TOY, f"platform={platform}", "model=llama3_70b", "precision=fp8", "worker.tp=4")).metrics
+    assert m["requests_completed"] == 60 and m["tput_per_gpu_tok_s"] > 0
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_runs(model):
+    extra = FITS.get(model, ("precision=fp8", "worker.tp=2"))
+    m = simulate(make_config(*TOY, "platform=b200", f"model={model}", *extra)).metrics
+    assert m["requests_completed"] == 60
+
+
+@pytest.mark.parametrize("precision", options("precision"))
+def test_every_precision_runs(precision):
+    m = simulate(make_config(*TOY, "platform=b200", f"precision={precision}", "model=llama3_70b", "worker.tp=4")).metrics
+    assert m["requests_completed"] == 60
+
+
+@pytest.mark.parametrize("workload", options("workload"))
+def test_every_workload_runs(workload):
+    m = simulate(make_config(*TOY, f"workload={workload}", "workload.num_requests=30")).metrics
+    assert m["requests_completed"] == 30
+    assert set(REQUIRED_KEYS) <= set(m)
+
+
+@pytest.mark.parametrize("cost", options("cost"))
+def test_every_cost_model_runs(cost):
+    m = simulate(make_config(*TOY, f"cost={cost}")).metrics
+    assert m["cost_usd_per_hour"] > 0 and m["cost_usd_per_mtok"] > 0
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_composes_and_runs(experiment):
+    m = simulate(make_config(f"+experiment={experiment}", *TOY)).metrics
+    assert m["requests_completed"] == 60
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (("platform=h200",), ["no FP4 tensor cores", "precision=fp8"]),
+        (("platform=h200", "precision=fp8", "worker.tp=4"), ["does not fit", "168.2 GB", "worker.tp=8"]),
+        (("model=llama3_70b", "platform=h100", "precision=bf16", "worker.tp=2"), ["does not fit", "worker.tp=4"]),
+        (("workload.load_fraction=null", "workload.rate_rps=-2"), ["rate_rps=-2.0", "positive"]),
+        (("workload.load_fraction=0",), ["load_fraction=0.0", "positive"]),
+        (("workload.output_tokens=0",), ["output_tokens=0", "positive"]),
+        (("workload.slo.tpot_s=0",), ["SLO", "positive"]),
+        (("workload.arrival=bursty",), ["bursty", "poisson"]),
+        (("workload.input_tokens=5000000",), ["KV cache", "holds"]),
+        (("fleet.racks=0",), ["fleet.racks=0"]),
+        (("worker.tp=5",), ["worker.ep", "divide"]),
+        (("platform=h100", "model=llama3_70b", "precision=fp8", "worker.tp=16"), ["8 GPUs", "fleet.racks to 2"]),
+        (("cost.preset=spot",), ["spot", "hyperscaler_owning"]),
+        (("engine.max_tokens_per_iteration=64",), ["max_batch_size"]),
+        (("perf.kind=magic",), ["magic", "roofline"]),
+    ],
+)
+def test_bad_input_is_refused_before_simulating(overrides, words):
+    with pytest.raises(ConfigError) as err:
+        simulate(make_config(*TOY, *overrides))
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_unknown_names_and_typos_are_refused_by_hydra():
+    with pytest.raises(MissingConfigException, match="platform/tpu9"):
+        make_config("platform=tpu9")
+    with pytest.raises(MissingConfigException, match="model/gpt5"):
+        make_config("model=gpt5")
+    with pytest.raises(ConfigCompositionException, match="rackz"):
+        make_config("fleet.rackz=2")
+    with pytest.raises(ConfigCompositionException):
+        make_config("fleet.racks=two")

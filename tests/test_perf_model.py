@@ -1,0 +1,71 @@
+"""The roofline performance model against first-principles bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.hardware import Platform
+from sim.models import ModelArch
+from sim.perf import RooflinePerf
+from sim.precision import Precision
+from tests.conftest import make_config
+
+
+def roofline(*overrides):
+    cfg = make_config(*overrides)
+    platform = Platform.from_config(cfg.platform)
+    model = ModelArch(cfg.model)
+    precision = Precision.from_config(cfg.precision)
+    return RooflinePerf(platform, model, precision, cfg.worker, cfg.perf), platform, model, precision
+
+
+def test_batch1_decode_of_llama3_70b_on_h100_is_weight_bandwidth_bound():
+    perf, platform, model, precision = roofline("platform=h100", "model=llama3_70b", "precision=bf16", "worker.tp=1")
+    t = perf.iteration_time_s(0, 0.0, 0.0, 1, 1024)
+    bound_s = model.weight_bytes("bf16") / platform.hbm_bytes_per_s
+    assert bound_s < t < 1.2 * bound_s
+
+
+def test_large_prefill_is_compute_bound():
+    perf, platform, model, precision = roofline("platform=h100", "model=llama3_70b", "precision=fp8", "worker.tp=8")
+    tokens = 8192
+    t = perf.iteration_time_s(tokens, tokens * tokens / 2, tokens, 0, 0.0)
+    compute_s = tokens * model.gemm_flops_per_token / 8 / perf.gemm_flops_per_s
+    memory_s = perf.weight_bytes_read(tokens) / perf.hbm_bytes_per_s
+    assert compute_s > 20 * memory_s
+    # every term is on its compute (or link) side: weight and KV reads never bind
+    pairs = tokens * tokens / 2
+    attention_s = pairs * model.attention_flops_per_pair(decode=False) / 8 / perf.attn_flops_per_s
+    comm_s = perf.collective_s + tokens * perf.allreduce_bytes_per_token / perf.link_bytes_per_s
+    assert t == pytest.approx(compute_s + attention_s + comm_s + perf.overhead_s, rel=1e-9)
+    assert compute_s > max(attention_s, comm_s)
+
+
+def test_decode_time_is_affine_in_context():
+    """What event skipping relies on: at a fixed batch, time grows linearly with total context."""
+    perf, *_ = roofline("model=deepseek_r1", "precision=fp4")
+    contexts = np.linspace(1e4, 1e6, 7)
+    times = perf.iteration_time_s(0, 0.0, 0.0, 64, contexts)
+    assert np.allclose(np.diff(times, 2), 0.0, atol=1e-12)
+    assert (np.diff(times) > 0).all()
+
+
+def test_fp4_doubles_moe_gemm_rate_over_fp8():
+    fp8, *_ = roofline("platform=b200", "model=deepseek_r1", "precision=fp8")
+    fp4, *_ = roofline("platform=b200", "model=deepseek_r1", "precision=fp4")
+    assert fp4.gemm_flops_per_s == pytest.approx(2 * fp8.gemm_flops_per_s)
+    assert fp4.fixed_weight_bytes < fp8.fixed_weight_bytes
+
+
+def test_expected_distinct_experts_matches_monte_carlo():
+    cfg = make_config("model=deepseek_r1")
+    model = ModelArch(cfg.model)
+    rng = np.random.default_rng(0)
+    e, k = model.cfg.n_routed_experts, model.cfg.top_k
+    for tokens in (1, 8, 64, 512):
+        hits = [
+            len(np.unique(np.argsort(rng.random((tokens, e)), axis=1)[:, :k])) for _ in range(300)
+        ]
+        assert model.expected_distinct_experts(tokens) == pytest.approx(np.mean(hits), rel=0.02)
+    assert model.expected_distinct_experts(1) == k
