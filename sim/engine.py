@@ -1,4 +1,4 @@
-"""The serving engine of one worker: continuous batching with chunked prefill, as a SimPy process.
+"""The serving engine of one worker: continuous batching with chunked prefill, on SimPy's event queue.
 
 A worker (``tp`` GPUs holding one model replica) runs iterations back to back while it has work. Each
 iteration carries one decode token for every request that has finished its prefill, and fills the rest
@@ -15,26 +15,37 @@ samples one more; a request completes at its last output token.
 Event skipping. Between two changes of the batch (an admission, a completion, a preemption, the end of a
 prefill chunk) a run of decode-only iterations is predictable: the batch is fixed and its total context
 grows by one token per request per iteration. With ``engine.event_skipping`` the engine advances such a
-run in one SimPy event, timed by one vectorised call of the performance model. A request arriving during
-the run can only join at an iteration boundary: the engine is woken, finishes the iteration in progress,
-and plans again, exactly as stepping iteration by iteration would (the times agree to floating-point
-rounding of the summed iteration times). With ``event_skipping: false`` every iteration is an event.
+run in one event, timed in closed form by the performance model (:class:`sim.perf.DecodeRun`). A request
+arriving during the run can only join at an iteration boundary: the engine moves its wake-up to the end
+of the iteration in progress and plans again there, exactly as stepping iteration by iteration would
+(per-request times agree to the rounding of summed iteration times). With ``event_skipping: false`` every
+iteration is an event.
 
-Each request is charged the GPU-seconds of the iterations it took part in, in proportion to the tokens
-it had in each.
+O(1) bookkeeping. A run of k decode iterations costs O(1) whatever the batch: the engine keeps a decode
+clock (``step``, the decode iterations it has run) and a running total of the GPU-seconds charged to one
+decode token. A decoding request stores the step at which it will finish and the total when it joined, so
+its generated tokens and its cost are derived when it leaves; a heap of finish steps gives the next
+completion. Each request is charged the GPU-seconds of the iterations it took part in, in proportion to
+the tokens it had in each.
+
+The engine is a state machine driven by wake-up events on the simulation's SimPy environment rather than
+a generator process: an arrival must be able to bring the next wake-up forward, and a wake-up tagged with
+an epoch that a later plan superseded is simply ignored.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from typing import Callable
 
-import numpy as np
 import simpy
 
 from sim.config import EngineConfig
-from sim.perf import PerformanceModel
+from sim.perf import DecodeRun, PerformanceModel
 from sim.requests import RequestTable, Status
+
+_QUEUED, _RUNNING, _COMPLETED = int(Status.QUEUED), int(Status.RUNNING), int(Status.COMPLETED)
 
 
 class Engine:
@@ -62,18 +73,30 @@ class Engine:
         self.kv_capacity = kv_capacity_tokens  # in tokens of KV cache (per-GPU bytes / per-token bytes)
         self.kv_fixed = kv_fixed_tokens  # sliding-window cache reserved per request, in token units
         self.requests = requests
+        self._input = requests.input_list  # plain lists: faster scalar reads than numpy in the hot path
+        self._output = requests.output_list
         self.on_complete = on_complete
 
         self.queue: deque[int] = deque()
-        self.admitted: list[int] = []  # running requests in admission order (last = first to preempt)
-        self.prefilling: list[int] = []  # running requests still in prefill, FIFO
-        self.decoding: list[int] = []  # running requests past their prefill
-        self.prompt_tokens: dict[int, int] = {}  # tokens to prefill at this admission
-        self.prefilled_tokens: dict[int, int] = {}
+        self.admitted: dict[int, None] = {}  # running requests in admission order (last: first to preempt)
+        self.prefilling: dict[int, list[int]] = {}  # rid -> [prompt tokens, tokens prefilled], FIFO
+        self.decoding: dict[int, tuple[int, float]] = {}  # rid -> (finish step, gpu_s_per_token when it joined)
+        self._finish_heap: list[tuple[int, int]] = []  # (finish step, rid); stale entries skipped
+        self.step = 0  # decode iterations run so far
+        self.gpu_s_per_decode_token = 0.0  # cumulative GPU-seconds charged to one decode token per iteration
         self.kv_used = 0.0  # tokens of KV cache reserved
         self.decode_context = 0  # total context (input + generated) of the decoding requests
-        self._wake: simpy.Event | None = None
-        self._wake_on_arrival = False
+
+        # The work in progress: one iteration with prefill chunks, or a run of decode iterations.
+        self._epoch = 0  # tags the current wake-up; older wake-ups are ignored
+        self._busy = False
+        self._mixed: tuple[list[tuple[int, int, int]], float] | None = None
+        self._run: DecodeRun | None = None
+        self._run_start_s = 0.0
+        self._run_iterations = 0
+        self._run_duration_s = 0.0
+        self._run_batch = 0
+        self._interruptible = False  # an arrival may join the run at its next iteration boundary
 
         # Counters (read by metrics at the end)
         self.busy_s = 0.0
@@ -82,7 +105,6 @@ class Engine:
         self.prefill_tokens_done = 0
         self.decode_tokens_done = 0
         self.preemptions = 0
-        self.process = env.process(self.run())
 
     # --- interface for the router ----------------------------------------------------------
     @property
@@ -95,70 +117,112 @@ class Engine:
         return len(self.queue)
 
     def submit(self, rid: int) -> None:
-        """Put a request in this worker's queue; wake the engine if it can take it now."""
+        """Put a request in this worker's queue; make sure the engine looks at it at its next boundary."""
         self.queue.append(rid)
         self.requests.worker[rid] = self.worker_id
-        self.requests.status[rid] = Status.QUEUED
-        if self._wake is not None and self._wake_on_arrival and not self._wake.triggered:
-            self._wake.succeed()
+        self.requests.status[rid] = _QUEUED
+        if not self._busy:
+            self._busy = True
+            self._wake_in(0.0)  # after every arrival of this instant
+        elif self._interruptible:
+            self._interruptible = False
+            elapsed_s = self.env.now - self._run_start_s
+            done = self._run.iterations_to_reach(elapsed_s) if elapsed_s > 0 else 0  # 0: join at its start
+            if done < self._run_iterations:
+                self._run_iterations = done
+                self._run_duration_s = self._run.elapsed_s(done)
+                self._wake_in(max(0.0, self._run_start_s + self._run_duration_s - self.env.now))
 
-    # --- the process -----------------------------------------------------------------------
-    def run(self):
-        env = self.env
-        while True:
-            if not self.queue and not self.admitted:
-                yield from self._sleep(None)
-                continue
-            preempted = self._make_room_for_decode()
-            chunks = self._prefill_chunks()
-            if not preempted:
-                chunks += self._admit(sum(c for _, _, c in chunks))
-            batch = len(self.decoding)
-            if not chunks and not batch:
-                raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
+    # --- wake-ups --------------------------------------------------------------------------------
+    def _wake_in(self, delay_s: float) -> None:
+        self._epoch += 1
+        self.env.timeout(delay_s, self._epoch).callbacks.append(self._on_wake)
 
-            if chunks or not self.event_skipping or preempted:
-                yield from self._mixed_iteration(chunks)
-                continue
-
-            # A decode-only run: lasts until the first completion or until the KV cache is full.
-            decoding = np.fromiter(self.decoding, dtype=np.int64, count=batch)
-            remaining = self.requests.output_tokens[decoding] - self.requests.generated[decoding]
-            n = int(min(remaining.min(), (self.kv_capacity - self.kv_used) // batch))
-            contexts = self.decode_context + batch * np.arange(n)
-            ends_s = np.cumsum(self.perf.iteration_time_s(0, 0.0, 0.0, batch, contexts))
-            start_s = env.now
-            can_admit = not self.queue and len(self.admitted) < self.max_batch
-            yield from self._sleep(ends_s[-1], interruptible=can_admit)
-            done = n
-            if env.now < start_s + ends_s[-1]:
-                # Woken by an arrival: finish the iteration in progress, then plan again.
-                done = int(np.searchsorted(ends_s, env.now - start_s, side="left")) + 1
-                done = min(done, n)
-                yield from self._sleep(max(0.0, start_s + ends_s[done - 1] - env.now), interruptible=False)
-            self._apply_decode_run(decoding, done, float(ends_s[done - 1]))
-
-    def _sleep(self, duration_s: float | None, interruptible: bool = True):
-        """Wait ``duration_s`` (forever if None), cut short by an admissible arrival if interruptible."""
+    def _on_wake(self, event: simpy.Event) -> None:
+        if event.value != self._epoch:
+            return  # superseded by a later plan
         self.events += 1
-        if duration_s is None or interruptible:
-            self._wake = self.env.event()
-            self._wake_on_arrival = True
-            if duration_s is None:
-                yield self._wake
+        self._interruptible = False  # completions below may submit to this engine: it plans next anyway
+        if self._mixed is not None:
+            chunks, duration_s = self._mixed
+            self._mixed = None
+            self._apply_mixed(chunks, duration_s, self.env.now)
+        elif self._run is not None:
+            self._run = None
+            self._apply_decode_run(self._run_iterations, self._run_duration_s)
+        self._plan()
+
+    def _plan(self) -> None:
+        """Decide the next iteration (or run of decode iterations) and schedule its end."""
+        if not self.queue and not self.admitted:
+            self._busy = False
+            return
+        batch = len(self.decoding)
+        preempted = batch and self.kv_used + batch > self.kv_capacity and self._make_room_for_decode()
+        batch = len(self.decoding)
+        chunks = self._prefill_chunks() if self.prefilling else []
+        if self.queue and not preempted:
+            chunks += self._admit(sum(c for _, _, c in chunks))
+        if chunks:
+            prefill_tokens = pairs = kv_read = 0
+            for _, start, size in chunks:
+                prefill_tokens += size
+                pairs += size * start + size * (size + 1) / 2
+                kv_read += start + size
+            duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
+            if self.event_skipping and not preempted and not self.queue and self._ends_quietly(chunks):
+                # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
+                end_s = self.env.now + duration_s
+                self._apply_mixed(chunks, duration_s, end_s)
+                self._plan_decode_run(end_s, preempted=False)
             else:
-                yield self.env.timeout(duration_s) | self._wake
-            self._wake = None
-            self._wake_on_arrival = False
+                self._mixed = (chunks, duration_s)
+                self._wake_in(duration_s)
+            return
+        if not batch:
+            raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
+        self._plan_decode_run(self.env.now, preempted)
+
+    def _ends_quietly(self, chunks: list[tuple[int, int, int]]) -> bool:
+        """Will this iteration end with every prompt prefilled, nothing complete and room to decode on?"""
+        req = self.requests
+        if len(chunks) < len(self.prefilling):
+            return False  # a prompt left waiting for budget gets its chunk next iteration
+        for rid, start, size in chunks:
+            prompt = self.prefilling[rid][0]
+            if start + size < prompt or int(req.generated[rid]) + 1 >= self._output[rid]:
+                return False
+        batch = len(self.decoding)
+        if batch and self._next_finish_step() == self.step + 1:
+            return False
+        return self.kv_used + batch + batch + len(chunks) <= self.kv_capacity
+
+    def _plan_decode_run(self, start_s: float, preempted: bool) -> None:
+        """Plan decode-only iterations from ``start_s``: until a completion or a full cache (or just one)."""
+        batch = len(self.decoding)
+        run = self.perf.decode_run(batch, self.decode_context)
+        if preempted or not self.event_skipping:
+            iterations = 1
         else:
-            yield self.env.timeout(duration_s)
+            iterations = min(self._next_finish_step() - self.step, int((self.kv_capacity - self.kv_used) // batch))
+            self._interruptible = not self.queue and len(self.admitted) < self.max_batch
+        duration_s = run.elapsed_s(iterations)
+        self._run, self._run_start_s, self._run_batch = run, start_s, batch
+        self._run_iterations, self._run_duration_s = iterations, duration_s
+        self._wake_in(start_s - self.env.now + duration_s)
+
+    def _next_finish_step(self) -> int:
+        heap = self._finish_heap
+        while self.decoding.get(heap[0][1], (None,))[0] != heap[0][0]:
+            heapq.heappop(heap)  # preempted since
+        return heap[0][0]
 
     # --- planning ----------------------------------------------------------------------------
     def _make_room_for_decode(self) -> bool:
         """Preempt the most recently admitted requests until this iteration's decode growth fits."""
         preempted = False
         while self.decoding and self.kv_used + len(self.decoding) > self.kv_capacity:
-            self._preempt(self.admitted[-1])
+            self._preempt(next(reversed(self.admitted)))
             preempted = True
         return preempted
 
@@ -166,12 +230,11 @@ class Engine:
         """Chunks (request, start token, size) of admitted prompts that fit in the token budget."""
         budget = self.max_tokens - len(self.decoding)
         chunks = []
-        for rid in self.prefilling:
+        for rid, (prompt, done) in self.prefilling.items():
             if budget <= 0:
                 break
-            start = self.prefilled_tokens[rid]
-            size = min(self.prompt_tokens[rid] - start, budget)
-            chunks.append((rid, start, size))
+            size = min(prompt - done, budget)
+            chunks.append((rid, done, size))
             budget -= size
         return chunks
 
@@ -183,112 +246,133 @@ class Engine:
         growth = len(self.decoding)
         while self.queue and budget > 0 and len(self.admitted) < self.max_batch:
             rid = self.queue[0]
-            prompt = int(req.input_tokens[rid] + req.generated[rid])
+            prompt = self._input[rid] + int(req.generated[rid])
             reserve = prompt + 1 + self.kv_fixed
             if self.kv_used + growth + reserve > self.kv_capacity:
                 break
             self.queue.popleft()
             self.kv_used += reserve
-            self.admitted.append(rid)
-            self.prefilling.append(rid)
-            self.prompt_tokens[rid] = prompt
-            self.prefilled_tokens[rid] = 0
-            req.status[rid] = Status.RUNNING
+            self.admitted[rid] = None
+            self.prefilling[rid] = [prompt, 0]
+            req.status[rid] = _RUNNING
             size = min(prompt, budget)
             chunks.append((rid, 0, size))
             budget -= size
         return chunks
 
-    # --- advancing time ------------------------------------------------------------------------
-    def _mixed_iteration(self, chunks: list[tuple[int, int, int]]):
-        """One iteration of prefill chunks plus one decode token per decoding request."""
+    # --- advancing the state -------------------------------------------------------------------
+    def _apply_mixed(self, chunks: list[tuple[int, int, int]], duration_s: float, end_s: float) -> None:
+        """End (at ``end_s``) of an iteration of prefill chunks plus one decode token per decoding request."""
         req = self.requests
         prefill_tokens = sum(c for _, _, c in chunks)
-        pairs = sum(c * s + c * (c + 1) / 2 for _, s, c in chunks)
-        kv_read = sum(s + c for _, s, c in chunks)
         batch = len(self.decoding)
-        t = float(self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context))
-        yield from self._sleep(t, interruptible=False)
-
-        gpu_s_per_token = self.gpus * t / (prefill_tokens + batch)
-        self.busy_s += t
+        gpu_s_per_token = self.gpus * duration_s / (prefill_tokens + batch)
+        self.busy_s += duration_s
         self.iterations += 1
         self.prefill_tokens_done += prefill_tokens
         self.decode_tokens_done += batch
-        finished = []
         if batch:
-            decoding = np.fromiter(self.decoding, dtype=np.int64, count=batch)
-            req.generated[decoding] += 1
-            req.gpu_s[decoding] += gpu_s_per_token
+            self.step += 1
+            self.gpu_s_per_decode_token += gpu_s_per_token
             self.kv_used += batch
             self.decode_context += batch
-            finished.extend(decoding[req.generated[decoding] >= req.output_tokens[decoding]].tolist())
         for rid, start, size in chunks:
             req.gpu_s[rid] += gpu_s_per_token * size
-            self.prefilled_tokens[rid] = start + size
-            if start + size == self.prompt_tokens[rid]:
-                self._finish_prefill(rid)
-                if req.generated[rid] >= req.output_tokens[rid]:
-                    finished.append(rid)
-        for rid in finished:
-            self._complete(rid)
+            entry = self.prefilling[rid]
+            entry[1] = start + size
+            if entry[1] == entry[0]:
+                self._finish_prefill(rid, end_s)
+        self._complete_finished()
 
-    def _apply_decode_run(self, decoding: np.ndarray, iterations: int, duration_s: float) -> None:
-        """Advance ``iterations`` decode-only iterations of the fixed batch ``decoding``."""
-        req = self.requests
-        batch = len(decoding)
-        req.generated[decoding] += iterations
-        req.gpu_s[decoding] += self.gpus * duration_s / batch
+    def _apply_decode_run(self, iterations: int, duration_s: float) -> None:
+        """End of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
+        batch = self._run_batch
+        self.step += iterations
+        self.gpu_s_per_decode_token += self.gpus * duration_s / batch
         self.kv_used += batch * iterations
         self.decode_context += batch * iterations
         self.busy_s += duration_s
         self.iterations += iterations
         self.decode_tokens_done += batch * iterations
-        for rid in decoding[req.generated[decoding] >= req.output_tokens[decoding]].tolist():
-            self._complete(rid)
+        self._complete_finished()
+
+    def _complete_finished(self) -> None:
+        heap = self._finish_heap
+        while heap and heap[0][0] <= self.step:
+            finish, rid = heapq.heappop(heap)
+            if self.decoding.get(rid, (None,))[0] == finish:
+                self._complete(rid)
+
+    def settle(self) -> None:
+        """At the end of the clock: apply the decode iterations that ended by now, sync the request table."""
+        if self._run is not None:
+            elapsed_s = self.env.now - self._run_start_s
+            done = self._run.iterations_to_reach(elapsed_s)
+            if self._run.elapsed_s(done) > elapsed_s:
+                done -= 1
+            if done > 0:
+                self._apply_decode_run(done, self._run.elapsed_s(done))
+            self._run = None
+        req = self.requests
+        for rid in self.decoding:
+            finish, mark = self.decoding[rid]
+            req.generated[rid] = self._output[rid] - (finish - self.step)
+            req.gpu_s[rid] += self.gpu_s_per_decode_token - mark
+            self.decoding[rid] = (finish, self.gpu_s_per_decode_token)
 
     # --- request transitions -------------------------------------------------------------------
-    def _finish_prefill(self, rid: int) -> None:
-        """The last chunk sampled a token: the request joins the decode batch."""
+    def _finish_prefill(self, rid: int, now_s: float) -> None:
+        """The last chunk sampled a token: the request joins the decode batch (or is done)."""
         req = self.requests
-        self.prefilling.remove(rid)
-        del self.prompt_tokens[rid], self.prefilled_tokens[rid]
-        if req.generated[rid] == 0:
-            req.first_token_s[rid] = self.env.now
-        req.generated[rid] += 1
-        self.decoding.append(rid)
-        self.decode_context += int(req.input_tokens[rid] + req.generated[rid])
+        del self.prefilling[rid]
+        generated = int(req.generated[rid])
+        if generated == 0:
+            req.first_token_s[rid] = now_s
+        generated += 1
+        req.generated[rid] = generated
+        left = self._output[rid] - generated
+        if left <= 0:
+            self._complete(rid)
+            return
+        finish = self.step + left
+        self.decoding[rid] = (finish, self.gpu_s_per_decode_token)
+        heapq.heappush(self._finish_heap, (finish, rid))
+        self.decode_context += self._input[rid] + generated
 
     def _release(self, rid: int) -> None:
-        """Free a running request's batch slot and KV cache."""
+        """Free a running request's batch slot and KV cache; write back its tokens and cost."""
         req = self.requests
-        self.admitted.remove(rid)
-        held = req.input_tokens[rid] + req.generated[rid] + self.kv_fixed
-        if rid in self.prompt_tokens:  # still in prefill: its first-token slot was reserved too
-            self.prefilling.remove(rid)
-            del self.prompt_tokens[rid], self.prefilled_tokens[rid]
-            held += 1
+        del self.admitted[rid]
+        held = self._input[rid] + self.kv_fixed
+        if rid in self.prefilling:  # its first-token slot was reserved too
+            del self.prefilling[rid]
+            held += int(req.generated[rid]) + 1
         else:
-            self.decoding.remove(rid)
-            self.decode_context -= int(req.input_tokens[rid] + req.generated[rid])
-        self.kv_used -= float(held)
+            if rid in self.decoding:
+                finish, mark = self.decoding.pop(rid)
+                generated = self._output[rid] - (finish - self.step)
+                req.generated[rid] = generated
+                req.gpu_s[rid] += self.gpu_s_per_decode_token - mark
+                self.decode_context -= self._input[rid] + generated
+            held += int(req.generated[rid])
+        self.kv_used -= held
 
     def _complete(self, rid: int) -> None:
-        req = self.requests
         self._release(rid)
-        req.status[rid] = Status.COMPLETED
-        req.finish_s[rid] = self.env.now
+        self.requests.status[rid] = _COMPLETED
+        self.requests.finish_s[rid] = self.env.now
         self.on_complete(rid)
 
     def _preempt(self, rid: int) -> None:
         """Free a request's cache and requeue it at the head, to recompute what it had."""
         req = self.requests
-        if rid in self.prefilled_tokens:
-            processed = self.prefilled_tokens[rid]
+        if rid in self.prefilling:
+            processed = self.prefilling[rid][1]
         else:  # its prompt, and every generated token but the last, went through the model
-            processed = int(req.input_tokens[rid] + req.generated[rid]) - 1
+            finish, _ = self.decoding[rid]
+            processed = self._input[rid] + self._output[rid] - (finish - self.step) - 1
         self._release(rid)
-        req.status[rid] = Status.QUEUED
+        req.status[rid] = _QUEUED
         req.preemptions[rid] += 1
         req.recomputed_tokens[rid] += processed
         self.preemptions += 1

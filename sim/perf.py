@@ -1,8 +1,7 @@
 """Performance models: how long one engine iteration takes on one worker.
 
-An iteration processes a batch of prefill chunks and decode tokens. Its shape is summarised by an
-:class:`IterationShape`-like set of numbers (tokens, attention pairs, KV tokens read) and a model
-turns it into seconds:
+An iteration processes a batch of prefill chunks and decode tokens. Its shape is summarised by a few
+numbers (tokens, attention pairs, KV tokens read) and a model turns it into seconds:
 
 * :class:`RooflinePerf` derives the time from physics. Per GPU of the worker, the GEMMs take the
   larger of their FLOPs over the tensor-core rate and their weight bytes over HBM bandwidth; attention
@@ -12,22 +11,73 @@ turns it into seconds:
 * :class:`ConstantPerf` is a fixed time per iteration plus a time per token, for tests (it turns a
   worker with batch size 1 into an M/D/1 server) and for users with measured numbers.
 
-Both accept an array of decode context sums and return an array of times, so a run of decode-only
-iterations (whose context grows by one token per request per iteration) is timed in one call. For
-the roofline the time of a decode-only iteration is affine in the batch's total context, which is
-what makes that run predictable.
+A run of decode-only iterations with a fixed batch is predictable: the batch's total context grows by
+one token per request per iteration. Both models describe such a run as a :class:`DecodeRun`, whose
+i-th iteration takes ``c + max(p1 + q1·i, p2 + q2·i)`` seconds (the attention term is the larger of a
+compute and a memory line, both affine in the context), so the time of its first k iterations, and the
+iteration in progress at a given moment, are closed-form: the engine advances any number of decode
+iterations in O(1).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
-
-import numpy as np
 
 from sim.config import ConfigError, EngineConfig, PerfConfig, WorkerConfig
 from sim.hardware import Platform
 from sim.models import ModelArch
 from sim.precision import Precision
+
+
+class DecodeRun:
+    """Decode-only iterations i = 0, 1, ... taking ``c + max(p1 + q1·i, p2 + q2·i)`` seconds each."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, c: float, p1: float, q1: float, p2: float, q2: float):
+        # Split at the crossing of the two lines into pieces (first index, a, q) with t_i = a + q·(i - first).
+        if p1 < p2 or (p1 == p2 and q1 < q2):
+            p1, q1, p2, q2 = p2, q2, p1, q1  # line 1 is the larger at i = 0
+        if q2 <= q1:
+            self.pieces = ((0, c + p1, q1),)
+        else:
+            cross = math.ceil((p1 - p2) / (q2 - q1))  # first index where line 2 is at least line 1
+            self.pieces = ((0, c + p1, q1), (cross, c + p2 + q2 * cross, q2))
+
+    @staticmethod
+    def _sum(a: float, q: float, k: int) -> float:
+        return a * k + q * k * (k - 1) / 2
+
+    def elapsed_s(self, k: int) -> float:
+        """Seconds taken by the first ``k`` iterations."""
+        first = self.pieces[0]
+        if len(self.pieces) == 1 or k <= self.pieces[1][0]:
+            return self._sum(first[1], first[2], k)
+        cross, a, q = self.pieces[1]
+        return self._sum(first[1], first[2], cross) + self._sum(a, q, k - cross)
+
+    def iterations_to_reach(self, elapsed_s: float) -> int:
+        """The smallest k >= 1 whose first k iterations take at least ``elapsed_s`` seconds."""
+        base_k, base_s = 0, 0.0
+        piece = self.pieces[0]
+        if len(self.pieces) == 2:
+            cross_s = self.elapsed_s(self.pieces[1][0])
+            if elapsed_s > cross_s:
+                base_k, base_s, piece = self.pieces[1][0], cross_s, self.pieces[1]
+        _, a, q = piece
+        x = elapsed_s - base_s
+        if q > 0:  # solve a·k + q·k(k-1)/2 = x for k
+            b = a - q / 2
+            k = (-b + math.sqrt(b * b + 2 * q * x)) / q
+        else:
+            k = x / a
+        k = max(1, base_k + math.ceil(k - 1e-9))
+        while self.elapsed_s(k) < elapsed_s:  # guard against rounding in the root
+            k += 1
+        while k > 1 and self.elapsed_s(k - 1) >= elapsed_s:
+            k -= 1
+        return k
 
 
 class PerformanceModel(Protocol):
@@ -39,15 +89,18 @@ class PerformanceModel(Protocol):
         prefill_pairs: float,
         prefill_kv_tokens: float,
         decode_tokens: int,
-        decode_context_tokens: float | np.ndarray,
-    ) -> float | np.ndarray:
+        decode_context_tokens: float,
+    ) -> float:
         """Seconds for an iteration with these prefill and decode parts.
 
         ``prefill_pairs``: (query, key) pairs the prefill chunks attend (causal, over full layers);
         ``prefill_kv_tokens``: context tokens whose KV the chunks read; ``decode_context_tokens``:
-        total context of the decode requests (each decode token attends its whole context), a
-        scalar or an array of such totals for consecutive iterations.
+        total context of the decode requests (each decode token attends its whole context).
         """
+        ...
+
+    def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
+        """The decode-only iterations of ``batch`` requests holding ``context_tokens`` in all."""
         ...
 
 
@@ -64,10 +117,10 @@ class ConstantPerf:
         self.per_token_s = cfg.constant_per_token_s
 
     def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
-        t = self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
-        if np.ndim(decode_context_tokens):
-            return np.full(np.shape(decode_context_tokens), t)
-        return t
+        return self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
+
+    def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
+        return DecodeRun(self.iteration_s + self.per_token_s * batch, 0.0, 0.0, 0.0, 0.0)
 
 
 class RooflinePerf:
@@ -105,6 +158,9 @@ class RooflinePerf:
         shards = model.kv_shards(tp)
         self.kv_bytes_per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
         self.kv_window_bytes = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
+        self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
+        self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
+        self._decode_constants: dict[int, tuple[float, float, float]] = {}
         # Two all-reduces per layer (after attention, after the MLP or MoE block), BF16 activations.
         if tp > 1:
             self.allreduce_bytes_per_token = 2 * model.cfg.layers * 2 * (tp - 1) / tp * model.cfg.hidden * 2.0
@@ -133,9 +189,29 @@ class RooflinePerf:
         kv_bytes = (prefill_kv_tokens + decode_context_tokens) * self.kv_bytes_per_token + (
             decode_tokens + (prefill_tokens > 0)
         ) * self.kv_window_bytes
-        t_attn = np.maximum(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
-        t_comm = self.collective_s + tokens * self.allreduce_bytes_per_token / self.link_bytes_per_s
-        return t_gemm + t_attn + t_comm + self.overhead_s
+        t_attn = max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
+        return t_gemm + t_attn + self._comm_s(tokens) + self.overhead_s
+
+    def _comm_s(self, tokens: int) -> float:
+        return self.collective_s + tokens * self.allreduce_bytes_per_token / self.link_bytes_per_s
+
+    def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
+        """Attention = max(compute line, memory line), each affine in the context, which grows by ``batch``."""
+        c, w1, w2 = self._decode_constants.get(batch) or self._decode_constants_for(batch)
+        f, b = self._flops_s_per_context_token, self._bytes_s_per_context_token
+        return DecodeRun(c, context_tokens * f + w1, batch * f, context_tokens * b + w2, batch * b)
+
+    def _decode_constants_for(self, batch: int) -> tuple[float, float, float]:
+        """Parts of a decode iteration that depend on the batch only: GEMMs, all-reduces, overhead, windows."""
+        gemm_flops = batch * (self.gemm_flops_per_token + self.head_flops_per_token)
+        t_gemm = max(gemm_flops / self.gemm_flops_per_s, self.weight_bytes_read(batch) / self.hbm_bytes_per_s)
+        constants = (
+            t_gemm + self._comm_s(batch) + self.overhead_s,
+            batch * self.window_flops_decode / self.attn_flops_per_s,
+            batch * self.kv_window_bytes / self.hbm_bytes_per_s,
+        )
+        self._decode_constants[batch] = constants
+        return constants
 
 
 def build_perf_model(platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig) -> PerformanceModel:
@@ -162,10 +238,10 @@ def estimate_worker_capacity_rps(
     batch = max(1.0, min(engine.max_batch_size, kv_capacity_tokens / tokens_held))
     b = int(batch)
     context = b * (mean_input + mean_output / 2)
-    decode_iter_s = float(perf.iteration_time_s(0, 0.0, 0.0, b, context))
+    decode_iter_s = perf.iteration_time_s(0, 0.0, 0.0, b, context)
     chunk = min(engine.max_tokens_per_iteration, int(mean_input))
     chunk = max(chunk, 1)
-    with_chunk = float(perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context))
+    with_chunk = perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context)
     prefill_s = (with_chunk - decode_iter_s) * mean_input / chunk
     seconds_per_request = prefill_s + mean_output * decode_iter_s / b
     return 1.0 / seconds_per_request

@@ -31,6 +31,8 @@ class RequestTable:
         self.n = n
         self.input_tokens = np.asarray(input_tokens, dtype=np.int64)
         self.output_tokens = np.asarray(output_tokens, dtype=np.int64)
+        self.input_list: list[int] = self.input_tokens.tolist()  # read-only copies for scalar access
+        self.output_list: list[int] = self.output_tokens.tolist()
         self.arrival_s = np.full(n, np.nan) if arrival_s is None else np.asarray(arrival_s, dtype=float).copy()
         self.worker = np.full(n, -1, dtype=np.int64)
         self.first_token_s = np.full(n, np.nan)

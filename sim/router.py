@@ -1,40 +1,49 @@
 """The router in front of the workers: it picks a worker for each arriving request.
 
 ``round_robin`` cycles through the workers; ``least_outstanding`` picks the worker with the fewest
-requests queued or running (ties to the lowest index). With ``fleet.max_queue_per_worker`` set, a
-request whose chosen worker already has that many waiting is dropped.
+requests queued or running (ties to the lowest index), from a counter array it keeps itself, so a
+choice costs one vectorised argmin however many workers there are. With ``fleet.max_queue_per_worker``
+set, a request whose chosen worker already has that many waiting is dropped.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.engine import Engine
 from sim.requests import RequestTable, Status
 
+_DROPPED = int(Status.DROPPED)
+
 
 class Router:
-    """Dispatches request ids to engines."""
+    """Dispatches request ids to engines and counts what each has outstanding."""
 
     def __init__(self, engines: list[Engine], policy: str, max_queue_per_worker: int, requests: RequestTable):
         self.engines = engines
-        self.policy = policy
+        self.least_outstanding = policy == "least_outstanding"
         self.max_queue = max_queue_per_worker
         self.requests = requests
+        self.outstanding = np.zeros(len(engines), dtype=np.int64)  # queued + running, per worker
         self._next = 0
         self.dropped = 0
 
-    def _choose(self) -> Engine:
-        if self.policy == "round_robin":
-            engine = self.engines[self._next]
-            self._next = (self._next + 1) % len(self.engines)
-            return engine
-        return min(self.engines, key=lambda e: e.outstanding)
-
     def dispatch(self, rid: int) -> bool:
         """Send a request to a worker; False if it was dropped."""
-        engine = self._choose()
+        if self.least_outstanding:
+            worker = int(self.outstanding.argmin())
+        else:
+            worker = self._next
+            self._next = (worker + 1) % len(self.engines)
+        engine = self.engines[worker]
         if self.max_queue and engine.queued >= self.max_queue:
-            self.requests.status[rid] = Status.DROPPED
+            self.requests.status[rid] = _DROPPED
             self.dropped += 1
             return False
+        self.outstanding[worker] += 1
         engine.submit(rid)
         return True
+
+    def completed(self, worker: int) -> None:
+        """A request of ``worker`` completed."""
+        self.outstanding[worker] -= 1

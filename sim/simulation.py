@@ -115,15 +115,21 @@ class Simulation:
             for _ in range(min(cfg.workload.concurrency, self.requests.n)):
                 self._issue()
         else:
-            self.env.process(self._open_loop())
+            self._arrival_times = self.stream.arrival_s.tolist()
+            self._schedule_arrival()
 
-    def _open_loop(self):
-        """Dispatch each request at its arrival time."""
-        env = self.env
-        for rid, arrival_s in enumerate(self.stream.arrival_s.tolist()):
-            yield env.timeout(arrival_s - env.now)
-            self.arrival_events += 1
-            self.router.dispatch(rid)
+    def _schedule_arrival(self) -> None:
+        """Open loop: one event per request, at its arrival time, each scheduling the next."""
+        if self._next_request < self.requests.n:
+            event = self.env.timeout(self._arrival_times[self._next_request] - self.env.now)
+            event.callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, _event) -> None:
+        rid = self._next_request
+        self._next_request += 1
+        self.arrival_events += 1
+        self.router.dispatch(rid)
+        self._schedule_arrival()
 
     def _issue(self) -> None:
         """A closed-loop client sends its next request now (again at once if it is dropped)."""
@@ -136,6 +142,7 @@ class Simulation:
                 return
 
     def _on_complete(self, rid: int) -> None:
+        self.router.completed(int(self.requests.worker[rid]))
         if self.closed_loop:
             self._issue()
 
@@ -144,6 +151,8 @@ class Simulation:
         dep = self.deployment
         wall_start = time.perf_counter()
         self.env.run(until=cfg.max_sim_time_s)
+        for engine in self.engines:
+            engine.settle()
         wall_time_s = time.perf_counter() - wall_start
         sim_time_s = float(self.env.now)
 

@@ -42,13 +42,29 @@ def test_large_prefill_is_compute_bound():
     assert compute_s > max(attention_s, comm_s)
 
 
-def test_decode_time_is_affine_in_context():
-    """What event skipping relies on: at a fixed batch, time grows linearly with total context."""
-    perf, *_ = roofline("model=deepseek_r1", "precision=fp4")
-    contexts = np.linspace(1e4, 1e6, 7)
-    times = perf.iteration_time_s(0, 0.0, 0.0, 64, contexts)
-    assert np.allclose(np.diff(times, 2), 0.0, atol=1e-12)
-    assert (np.diff(times) > 0).all()
+@pytest.mark.parametrize("model", ["deepseek_r1", "gpt_oss_120b", "llama3_70b"])
+def test_a_decode_run_in_closed_form_equals_its_iterations_one_by_one(model):
+    """What event skipping relies on: k decode iterations timed at once = timed one at a time."""
+    perf, *_ = roofline(f"model={model}", "precision=fp8", "platform=b200", "worker.tp=8")
+    for batch, context in ((1, 100), (64, 64 * 3000), (256, 256 * 20)):
+        run = perf.decode_run(batch, context)
+        steps = np.cumsum([perf.iteration_time_s(0, 0.0, 0.0, batch, context + batch * i) for i in range(3000)])
+        for k in (1, 2, 17, 1000, 3000):
+            assert run.elapsed_s(k) == pytest.approx(steps[k - 1], rel=1e-9)
+        for j in range(0, 2999, 37):  # a moment inside iteration j + 1 (0-based): it is the (j + 2)-th to end
+            assert run.iterations_to_reach((steps[j] + steps[j + 1]) / 2) == j + 2
+        assert run.iterations_to_reach(steps[0] / 2) == 1
+
+
+def test_decode_runs_cross_from_memory_to_compute_bound_attention():
+    """With a sliding window the attention lines cross: the run has two pieces, still exact."""
+    from sim.perf import DecodeRun
+
+    run = DecodeRun(1.0, 5.0, 0.1, 0.0, 0.3)  # line 2 overtakes line 1 at i = 25
+    steps = np.cumsum([1.0 + max(5.0 + 0.1 * i, 0.3 * i) for i in range(100)])
+    assert len(run.pieces) == 2
+    np.testing.assert_allclose([run.elapsed_s(k) for k in range(1, 101)], steps, rtol=1e-12)
+    assert [run.iterations_to_reach(x) for x in (0.5, steps[24], steps[24] + 1e-9, steps[99])] == [1, 25, 26, 100]
 
 
 def test_fp4_doubles_moe_gemm_rate_over_fp8():
