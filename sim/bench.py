@@ -6,7 +6,8 @@ Scenarios (each in a fresh child process, so peak memory is its own):
   Poisson arrivals at 80 % of the fleet's estimated capacity, 1,000,000 requests: wall seconds,
   simulated requests per wall-second, events per request, peak resident memory.
 * ``osl_scaling``: 50,000 requests with output length 256 against 50,000 with output length 8,192 on
-  one GB200 NVL72 rack, both at 80 % load: the ratio of their wall times (event skipping keeps it near 1).
+  the same fleet as ``large_fleet``, both at 80 % of its capacity: the ratio of their wall times (event
+  skipping keeps it near 1: the events per request do not depend on the output length).
 * ``sweep``: a realistic 64-job Hydra sweep (4 platforms x 2 precisions x 4 loads x 2 seeds, 5,000
   requests each) through the joblib launcher on all cores: jobs per minute.
 
@@ -72,16 +73,19 @@ def large_fleet(requests: int) -> dict:
 
 
 def osl_scaling(requests: int) -> dict:
-    walls = {}
+    walls, events = {}, {}
     for osl in (256, 8192):
-        run = _in_child(["workload=chat", f"workload.output_tokens={osl}", f"workload.num_requests={requests}"])
+        run = _in_child([*LARGE_FLEET, f"workload.output_tokens={osl}", f"workload.num_requests={requests}"])
         walls[osl] = run["wall_s"]
+        events[osl] = run["metrics"]["events"] / requests
         assert run["metrics"]["requests_completed"] == requests
     return {
         "osl_scaling_requests": requests,
         "osl_scaling_wall_s_osl256": walls[256],
         "osl_scaling_wall_s_osl8192": walls[8192],
         "osl_scaling_wall_ratio": walls[8192] / walls[256],
+        "osl_scaling_events_per_request_osl256": events[256],
+        "osl_scaling_events_per_request_osl8192": events[8192],
     }
 
 

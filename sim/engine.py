@@ -40,6 +40,7 @@ from collections import deque
 from typing import Callable
 
 import simpy
+from simpy.events import Timeout
 
 from sim.config import EngineConfig
 from sim.perf import DecodeRun, PerformanceModel
@@ -75,13 +76,19 @@ class Engine:
         self.requests = requests
         self._input = requests.input_list  # plain lists: faster scalar reads than numpy in the hot path
         self._output = requests.output_list
+        self._status = requests.status
+        self._worker_of = requests.worker
+        self._generated = requests.generated
+        self._gpu_s = requests.gpu_s
+        self._first_token_s = requests.first_token_s
+        self._finish_s = requests.finish_s
         self.on_complete = on_complete
 
         self.queue: deque[int] = deque()
         self.admitted: dict[int, None] = {}  # running requests in admission order (last: first to preempt)
         self.prefilling: dict[int, list[int]] = {}  # rid -> [prompt tokens, tokens prefilled], FIFO
         self.decoding: dict[int, tuple[int, float]] = {}  # rid -> (finish step, gpu_s_per_token when it joined)
-        self._finish_heap: list[tuple[int, int]] = []  # (finish step, rid); stale entries skipped
+        self._finish_heap: list[tuple[int, int]] = []  # (finish step, rid) of every decoding request
         self.step = 0  # decode iterations run so far
         self.gpu_s_per_decode_token = 0.0  # cumulative GPU-seconds charged to one decode token per iteration
         self.kv_used = 0.0  # tokens of KV cache reserved
@@ -90,7 +97,7 @@ class Engine:
         # The work in progress: one iteration with prefill chunks, or a run of decode iterations.
         self._epoch = 0  # tags the current wake-up; older wake-ups are ignored
         self._busy = False
-        self._mixed: tuple[list[tuple[int, int, int]], float] | None = None
+        self._mixed: tuple[list[tuple[int, int, int]], int, float] | None = None  # chunks, tokens, duration
         self._run: DecodeRun | None = None
         self._run_start_s = 0.0
         self._run_iterations = 0
@@ -105,6 +112,7 @@ class Engine:
         self.prefill_tokens_done = 0
         self.decode_tokens_done = 0
         self.preemptions = 0
+        self._wake_callback = self._on_wake  # one bound method, not one per wake-up
 
     # --- interface for the router ----------------------------------------------------------
     @property
@@ -119,24 +127,26 @@ class Engine:
     def submit(self, rid: int) -> None:
         """Put a request in this worker's queue; make sure the engine looks at it at its next boundary."""
         self.queue.append(rid)
-        self.requests.worker[rid] = self.worker_id
-        self.requests.status[rid] = _QUEUED
+        self._worker_of[rid] = self.worker_id
+        self._status[rid] = _QUEUED
         if not self._busy:
             self._busy = True
             self._wake_in(0.0)  # after every arrival of this instant
         elif self._interruptible:
             self._interruptible = False
-            elapsed_s = self.env.now - self._run_start_s
-            done = self._run.iterations_to_reach(elapsed_s) if elapsed_s > 0 else 0  # 0: join at its start
+            now = self.env.now
+            elapsed_s = now - self._run_start_s
+            run = self._run
+            done = run.iterations_to_reach(elapsed_s) if elapsed_s > 0 else 0  # 0: join at its start
             if done < self._run_iterations:
                 self._run_iterations = done
-                self._run_duration_s = self._run.elapsed_s(done)
-                self._wake_in(max(0.0, self._run_start_s + self._run_duration_s - self.env.now))
+                self._run_duration_s = duration_s = run.elapsed_s(done)
+                self._wake_in(max(0.0, self._run_start_s + duration_s - now))
 
     # --- wake-ups --------------------------------------------------------------------------------
     def _wake_in(self, delay_s: float) -> None:
         self._epoch += 1
-        self.env.timeout(delay_s, self._epoch).callbacks.append(self._on_wake)
+        Timeout(self.env, delay_s, self._epoch).callbacks.append(self._wake_callback)
 
     def _on_wake(self, event: simpy.Event) -> None:
         if event.value != self._epoch:
@@ -144,9 +154,9 @@ class Engine:
         self.events += 1
         self._interruptible = False  # completions below may submit to this engine: it plans next anyway
         if self._mixed is not None:
-            chunks, duration_s = self._mixed
+            chunks, prefill_tokens, duration_s = self._mixed
             self._mixed = None
-            self._apply_mixed(chunks, duration_s, self.env.now)
+            self._apply_mixed(chunks, prefill_tokens, duration_s, self.env.now)
         elif self._run is not None:
             self._run = None
             self._apply_decode_run(self._run_iterations, self._run_duration_s)
@@ -154,48 +164,49 @@ class Engine:
 
     def _plan(self) -> None:
         """Decide the next iteration (or run of decode iterations) and schedule its end."""
-        if not self.queue and not self.admitted:
+        queue = self.queue
+        if not queue and not self.admitted:
             self._busy = False
             return
         batch = len(self.decoding)
-        preempted = batch and self.kv_used + batch > self.kv_capacity and self._make_room_for_decode()
+        preempted = batch > 0 and self.kv_used + batch > self.kv_capacity and self._make_room_for_decode()
         batch = len(self.decoding)
         chunks = self._prefill_chunks() if self.prefilling else []
-        if self.queue and not preempted:
-            chunks += self._admit(sum(c for _, _, c in chunks))
-        if chunks:
-            prefill_tokens = pairs = kv_read = 0
-            for _, start, size in chunks:
-                prefill_tokens += size
-                pairs += size * start + size * (size + 1) / 2
-                kv_read += start + size
-            duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
-            if self.event_skipping and not preempted and not self.queue and self._ends_quietly(chunks):
-                # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
-                end_s = self.env.now + duration_s
-                self._apply_mixed(chunks, duration_s, end_s)
-                self._plan_decode_run(end_s, preempted=False)
-            else:
-                self._mixed = (chunks, duration_s)
-                self._wake_in(duration_s)
+        if queue and not preempted:
+            chunks += self._admit(sum(c for _, _, c in chunks) if chunks else 0)
+        if not chunks:
+            if not batch:
+                raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
+            self._plan_decode_run(self.env.now, preempted)
             return
-        if not batch:
-            raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
-        self._plan_decode_run(self.env.now, preempted)
+        prefill_tokens = pairs = kv_read = 0
+        for _, start, size in chunks:
+            prefill_tokens += size
+            pairs += size * start + size * (size + 1) / 2
+            kv_read += start + size
+        duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
+        if self.event_skipping and not preempted and not queue and self._ends_quietly(chunks):
+            # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
+            end_s = self.env.now + duration_s
+            self._apply_mixed(chunks, prefill_tokens, duration_s, end_s)
+            self._plan_decode_run(end_s, False)
+        else:
+            self._mixed = (chunks, prefill_tokens, duration_s)
+            self._wake_in(duration_s)
 
     def _ends_quietly(self, chunks: list[tuple[int, int, int]]) -> bool:
         """Will this iteration end with every prompt prefilled, nothing complete and room to decode on?"""
-        req = self.requests
-        if len(chunks) < len(self.prefilling):
+        prefilling = self.prefilling
+        if len(chunks) < len(prefilling):
             return False  # a prompt left waiting for budget gets its chunk next iteration
+        generated, output = self._generated, self._output
         for rid, start, size in chunks:
-            prompt = self.prefilling[rid][0]
-            if start + size < prompt or int(req.generated[rid]) + 1 >= self._output[rid]:
+            if start + size < prefilling[rid][0] or generated[rid] + 1 >= output[rid]:
                 return False
         batch = len(self.decoding)
-        if batch and self._next_finish_step() == self.step + 1:
+        if batch and self._finish_heap[0][0] == self.step + 1:
             return False
-        return self.kv_used + batch + batch + len(chunks) <= self.kv_capacity
+        return self.kv_used + 2 * batch + len(chunks) <= self.kv_capacity
 
     def _plan_decode_run(self, start_s: float, preempted: bool) -> None:
         """Plan decode-only iterations from ``start_s``: until a completion or a full cache (or just one)."""
@@ -204,18 +215,12 @@ class Engine:
         if preempted or not self.event_skipping:
             iterations = 1
         else:
-            iterations = min(self._next_finish_step() - self.step, int((self.kv_capacity - self.kv_used) // batch))
+            iterations = min(self._finish_heap[0][0] - self.step, int((self.kv_capacity - self.kv_used) // batch))
             self._interruptible = not self.queue and len(self.admitted) < self.max_batch
         duration_s = run.elapsed_s(iterations)
         self._run, self._run_start_s, self._run_batch = run, start_s, batch
         self._run_iterations, self._run_duration_s = iterations, duration_s
         self._wake_in(start_s - self.env.now + duration_s)
-
-    def _next_finish_step(self) -> int:
-        heap = self._finish_heap
-        while self.decoding.get(heap[0][1], (None,))[0] != heap[0][0]:
-            heapq.heappop(heap)  # preempted since
-        return heap[0][0]
 
     # --- planning ----------------------------------------------------------------------------
     def _make_room_for_decode(self) -> bool:
@@ -246,7 +251,7 @@ class Engine:
         growth = len(self.decoding)
         while self.queue and budget > 0 and len(self.admitted) < self.max_batch:
             rid = self.queue[0]
-            prompt = self._input[rid] + int(req.generated[rid])
+            prompt = self._input[rid] + self._generated[rid]
             reserve = prompt + 1 + self.kv_fixed
             if self.kv_used + growth + reserve > self.kv_capacity:
                 break
@@ -254,17 +259,15 @@ class Engine:
             self.kv_used += reserve
             self.admitted[rid] = None
             self.prefilling[rid] = [prompt, 0]
-            req.status[rid] = _RUNNING
+            self._status[rid] = _RUNNING
             size = min(prompt, budget)
             chunks.append((rid, 0, size))
             budget -= size
         return chunks
 
     # --- advancing the state -------------------------------------------------------------------
-    def _apply_mixed(self, chunks: list[tuple[int, int, int]], duration_s: float, end_s: float) -> None:
+    def _apply_mixed(self, chunks: list[tuple[int, int, int]], prefill_tokens: int, duration_s: float, end_s: float) -> None:
         """End (at ``end_s``) of an iteration of prefill chunks plus one decode token per decoding request."""
-        req = self.requests
-        prefill_tokens = sum(c for _, _, c in chunks)
         batch = len(self.decoding)
         gpu_s_per_token = self.gpus * duration_s / (prefill_tokens + batch)
         self.busy_s += duration_s
@@ -276,8 +279,9 @@ class Engine:
             self.gpu_s_per_decode_token += gpu_s_per_token
             self.kv_used += batch
             self.decode_context += batch
+        gpu_s = self._gpu_s
         for rid, start, size in chunks:
-            req.gpu_s[rid] += gpu_s_per_token * size
+            gpu_s[rid] += gpu_s_per_token * size
             entry = self.prefilling[rid]
             entry[1] = start + size
             if entry[1] == entry[0]:
@@ -287,21 +291,22 @@ class Engine:
     def _apply_decode_run(self, iterations: int, duration_s: float) -> None:
         """End of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
         batch = self._run_batch
+        tokens = batch * iterations
         self.step += iterations
         self.gpu_s_per_decode_token += self.gpus * duration_s / batch
-        self.kv_used += batch * iterations
-        self.decode_context += batch * iterations
+        self.kv_used += tokens
+        self.decode_context += tokens
         self.busy_s += duration_s
         self.iterations += iterations
-        self.decode_tokens_done += batch * iterations
-        self._complete_finished()
+        self.decode_tokens_done += tokens
+        heap = self._finish_heap
+        if heap and heap[0][0] <= self.step:
+            self._complete_finished()
 
     def _complete_finished(self) -> None:
-        heap = self._finish_heap
-        while heap and heap[0][0] <= self.step:
-            finish, rid = heapq.heappop(heap)
-            if self.decoding.get(rid, (None,))[0] == finish:
-                self._complete(rid)
+        heap, step = self._finish_heap, self.step
+        while heap and heap[0][0] <= step:
+            self._complete(heapq.heappop(heap)[1])
 
     def settle(self) -> None:
         """At the end of the clock: apply the decode iterations that ended by now, sync the request table."""
@@ -323,13 +328,12 @@ class Engine:
     # --- request transitions -------------------------------------------------------------------
     def _finish_prefill(self, rid: int, now_s: float) -> None:
         """The last chunk sampled a token: the request joins the decode batch (or is done)."""
-        req = self.requests
         del self.prefilling[rid]
-        generated = int(req.generated[rid])
+        generated = self._generated[rid]
         if generated == 0:
-            req.first_token_s[rid] = now_s
+            self._first_token_s[rid] = now_s
         generated += 1
-        req.generated[rid] = generated
+        self._generated[rid] = generated
         left = self._output[rid] - generated
         if left <= 0:
             self._complete(rid)
@@ -341,26 +345,25 @@ class Engine:
 
     def _release(self, rid: int) -> None:
         """Free a running request's batch slot and KV cache; write back its tokens and cost."""
-        req = self.requests
         del self.admitted[rid]
-        held = self._input[rid] + self.kv_fixed
-        if rid in self.prefilling:  # its first-token slot was reserved too
-            del self.prefilling[rid]
-            held += int(req.generated[rid]) + 1
-        else:
-            if rid in self.decoding:
-                finish, mark = self.decoding.pop(rid)
-                generated = self._output[rid] - (finish - self.step)
-                req.generated[rid] = generated
-                req.gpu_s[rid] += self.gpu_s_per_decode_token - mark
-                self.decode_context -= self._input[rid] + generated
-            held += int(req.generated[rid])
-        self.kv_used -= held
+        prompt = self._input[rid]
+        entry = self.decoding.pop(rid, None)
+        if entry is not None:
+            finish, mark = entry
+            generated = self._output[rid] - (finish - self.step)
+            self._generated[rid] = generated
+            self._gpu_s[rid] += self.gpu_s_per_decode_token - mark
+            self.decode_context -= prompt + generated
+        elif self.prefilling.pop(rid, None) is not None:  # its first-token slot was reserved too
+            generated = self._generated[rid] + 1
+        else:  # completed at the end of its prefill
+            generated = self._generated[rid]
+        self.kv_used -= prompt + generated + self.kv_fixed
 
     def _complete(self, rid: int) -> None:
         self._release(rid)
-        self.requests.status[rid] = _COMPLETED
-        self.requests.finish_s[rid] = self.env.now
+        self._status[rid] = _COMPLETED
+        self._finish_s[rid] = self.env.now
         self.on_complete(rid)
 
     def _preempt(self, rid: int) -> None:
@@ -371,6 +374,8 @@ class Engine:
         else:  # its prompt, and every generated token but the last, went through the model
             finish, _ = self.decoding[rid]
             processed = self._input[rid] + self._output[rid] - (finish - self.step) - 1
+            self._finish_heap.remove((finish, rid))  # rare: O(batch) is fine
+            heapq.heapify(self._finish_heap)
         self._release(rid)
         req.status[rid] = _QUEUED
         req.preemptions[rid] += 1

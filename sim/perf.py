@@ -31,42 +31,40 @@ from sim.precision import Precision
 
 
 class DecodeRun:
-    """Decode-only iterations i = 0, 1, ... taking ``c + max(p1 + q1·i, p2 + q2·i)`` seconds each."""
+    """Decode-only iterations i = 0, 1, ... taking ``c + max(p1 + q1·i, p2 + q2·i)`` seconds each.
 
-    __slots__ = ("pieces",)
+    Stored as at most two pieces, split where the two lines cross: iteration i takes ``a + q·i`` before
+    the crossing index and ``a2 + q2·(i - cross)`` from it on (``cross`` is None for one piece).
+    """
+
+    __slots__ = ("a", "q", "cross", "cross_s", "a2", "q2")
 
     def __init__(self, c: float, p1: float, q1: float, p2: float, q2: float):
-        # Split at the crossing of the two lines into pieces (first index, a, q) with t_i = a + q·(i - first).
         if p1 < p2 or (p1 == p2 and q1 < q2):
             p1, q1, p2, q2 = p2, q2, p1, q1  # line 1 is the larger at i = 0
+        self.a, self.q = c + p1, q1
         if q2 <= q1:
-            self.pieces = ((0, c + p1, q1),)
+            self.cross = None
         else:
             cross = math.ceil((p1 - p2) / (q2 - q1))  # first index where line 2 is at least line 1
-            self.pieces = ((0, c + p1, q1), (cross, c + p2 + q2 * cross, q2))
-
-    @staticmethod
-    def _sum(a: float, q: float, k: int) -> float:
-        return a * k + q * k * (k - 1) / 2
+            self.cross = cross
+            self.cross_s = self.a * cross + q1 * cross * (cross - 1) / 2
+            self.a2, self.q2 = c + p2 + q2 * cross, q2
 
     def elapsed_s(self, k: int) -> float:
         """Seconds taken by the first ``k`` iterations."""
-        first = self.pieces[0]
-        if len(self.pieces) == 1 or k <= self.pieces[1][0]:
-            return self._sum(first[1], first[2], k)
-        cross, a, q = self.pieces[1]
-        return self._sum(first[1], first[2], cross) + self._sum(a, q, k - cross)
+        cross = self.cross
+        if cross is None or k <= cross:
+            return self.a * k + self.q * k * (k - 1) / 2
+        j = k - cross
+        return self.cross_s + self.a2 * j + self.q2 * j * (j - 1) / 2
 
     def iterations_to_reach(self, elapsed_s: float) -> int:
         """The smallest k >= 1 whose first k iterations take at least ``elapsed_s`` seconds."""
-        base_k, base_s = 0, 0.0
-        piece = self.pieces[0]
-        if len(self.pieces) == 2:
-            cross_s = self.elapsed_s(self.pieces[1][0])
-            if elapsed_s > cross_s:
-                base_k, base_s, piece = self.pieces[1][0], cross_s, self.pieces[1]
-        _, a, q = piece
-        x = elapsed_s - base_s
+        if self.cross is not None and elapsed_s > self.cross_s:
+            base_k, x, a, q = self.cross, elapsed_s - self.cross_s, self.a2, self.q2
+        else:
+            base_k, x, a, q = 0, elapsed_s, self.a, self.q
         if q > 0:  # solve a·k + q·k(k-1)/2 = x for k
             b = a - q / 2
             k = (-b + math.sqrt(b * b + 2 * q * x)) / q
@@ -161,6 +159,7 @@ class RooflinePerf:
         self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
         self._decode_constants: dict[int, tuple[float, float, float]] = {}
+        self._weight_bytes: dict[int, float] = {}
         # Two all-reduces per layer (after attention, after the MLP or MoE block), BF16 activations.
         if tp > 1:
             self.allreduce_bytes_per_token = 2 * model.cfg.layers * 2 * (tp - 1) / tp * model.cfg.hidden * 2.0
@@ -171,10 +170,13 @@ class RooflinePerf:
 
     def weight_bytes_read(self, tokens: int) -> float:
         """Weight bytes one GPU reads in an iteration of ``tokens`` tokens (experts: only those hit)."""
-        if not self.model.is_moe:
-            return self.fixed_weight_bytes
-        hit = self.model.expected_distinct_experts(tokens)
-        return self.fixed_weight_bytes + hit * self.expert_bytes_all_layers / self.tp
+        cached = self._weight_bytes.get(tokens)
+        if cached is None:
+            cached = self.fixed_weight_bytes
+            if self.model.is_moe:
+                cached += self.model.expected_distinct_experts(tokens) * self.expert_bytes_all_layers / self.tp
+            self._weight_bytes[tokens] = cached
+        return cached
 
     def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
         tokens = prefill_tokens + decode_tokens

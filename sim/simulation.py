@@ -142,17 +142,22 @@ class Simulation:
                 return
 
     def _on_complete(self, rid: int) -> None:
-        self.router.completed(int(self.requests.worker[rid]))
+        self.router.completed(self.requests.worker[rid])
         if self.closed_loop:
             self._issue()
+
+    def finish(self) -> None:
+        """Stop the clock where it is: settle the engines and freeze the request table."""
+        for engine in self.engines:
+            engine.settle()
+        self.requests.freeze()
 
     def run(self) -> Result:
         cfg = self.deployment.cfg
         dep = self.deployment
         wall_start = time.perf_counter()
         self.env.run(until=cfg.max_sim_time_s)
-        for engine in self.engines:
-            engine.settle()
+        self.finish()
         wall_time_s = time.perf_counter() - wall_start
         sim_time_s = float(self.env.now)
 

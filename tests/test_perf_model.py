@@ -62,7 +62,7 @@ def test_decode_runs_cross_from_memory_to_compute_bound_attention():
 
     run = DecodeRun(1.0, 5.0, 0.1, 0.0, 0.3)  # line 2 overtakes line 1 at i = 25
     steps = np.cumsum([1.0 + max(5.0 + 0.1 * i, 0.3 * i) for i in range(100)])
-    assert len(run.pieces) == 2
+    assert run.cross in (25, 26)  # the lines meet at i = 25: either side is exact
     np.testing.assert_allclose([run.elapsed_s(k) for k in range(1, 101)], steps, rtol=1e-12)
     assert [run.iterations_to_reach(x) for x in (0.5, steps[24], steps[24] + 1e-9, steps[99])] == [1, 25, 26, 100]
 

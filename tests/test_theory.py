@@ -45,6 +45,7 @@ def test_littles_law_holds_with_an_independent_count():
     sim.env.process(sampler(sim.env))
     horizon_s = float(sim.stream.arrival_s[-1])
     sim.env.run(until=horizon_s)
+    sim.finish()
     req = sim.requests
     done = req.status == Status.COMPLETED
     # Sojourn of every arrived request, truncated at the horizon for those still in the system.
