@@ -161,6 +161,14 @@ class ModelArch:
         b = BYTES_PER_ELEMENT[weight_dtype]
         return (self.non_expert_params + self.routed_expert_params) * b + self.embedding_params * 2.0
 
+    def moe_dispatch_bytes_per_token(self, activation_dtype: str) -> float:
+        """Bytes one token sends to its top-k experts over all MoE layers (hidden state at ``activation_dtype``)."""
+        return self.moe_layers * self.cfg.top_k * self.cfg.hidden * BYTES_PER_ELEMENT[activation_dtype]
+
+    def moe_combine_bytes_per_token(self) -> float:
+        """Bytes the top-k expert outputs of one token send back over all MoE layers (BF16)."""
+        return self.moe_layers * self.cfg.top_k * self.cfg.hidden * BYTES_PER_ELEMENT["bf16"]
+
     def expected_distinct_experts(self, routed_tokens):
         """Expected number of distinct routed experts per MoE layer hit by ``routed_tokens`` tokens.
 

@@ -160,13 +160,24 @@ class RooflinePerf:
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
         self._decode_constants: dict[int, tuple[float, float, float]] = {}
         self._weight_bytes: dict[int, float] = {}
-        # Two all-reduces per layer (after attention, after the MLP or MoE block), BF16 activations.
-        if tp > 1:
-            self.allreduce_bytes_per_token = 2 * model.cfg.layers * 2 * (tp - 1) / tp * model.cfg.hidden * 2.0
-            self.collective_s = 2 * model.cfg.layers * cfg.collective_latency_s
+        # Communication per token, per GPU. Every layer all-reduces its attention output over the tp ranks
+        # (ring: each rank sends 2(tp-1)/tp of the BF16 hidden state); dense MLPs all-reduce too. With
+        # expert parallelism (ep > 1) a MoE layer instead exchanges tokens all-to-all: each rank dispatches
+        # its 1/tp share of the tokens to their top-k experts and receives their outputs back, the
+        # (ep-1)/ep of them held by other ranks crossing the link; without it, MoE layers all-reduce.
+        ep = worker.ep or tp
+        hidden, layers = model.cfg.hidden, model.cfg.layers
+        allreduce_bytes = 2 * (tp - 1) / tp * hidden * 2.0 if tp > 1 else 0.0
+        if model.is_moe and ep > 1:
+            exchanged = model.moe_dispatch_bytes_per_token(precision.activation_dtype) + model.moe_combine_bytes_per_token()
+            moe_bytes = exchanged / tp * (ep - 1) / ep
+            moe_collectives = 2 * model.moe_layers
         else:
-            self.allreduce_bytes_per_token = 0.0
-            self.collective_s = 0.0
+            moe_bytes = model.moe_layers * allreduce_bytes
+            moe_collectives = model.moe_layers if tp > 1 else 0
+        self.comm_bytes_per_token = (layers + model.dense_layers) * allreduce_bytes + moe_bytes
+        collectives = (layers + model.dense_layers if tp > 1 else 0) + moe_collectives
+        self.collective_s = collectives * cfg.collective_latency_s
 
     def weight_bytes_read(self, tokens: int) -> float:
         """Weight bytes one GPU reads in an iteration of ``tokens`` tokens (experts: only those hit)."""
@@ -195,7 +206,7 @@ class RooflinePerf:
         return t_gemm + t_attn + self._comm_s(tokens) + self.overhead_s
 
     def _comm_s(self, tokens: int) -> float:
-        return self.collective_s + tokens * self.allreduce_bytes_per_token / self.link_bytes_per_s
+        return self.collective_s + tokens * self.comm_bytes_per_token / self.link_bytes_per_s
 
     def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
         """Attention = max(compute line, memory line), each affine in the context, which grows by ``batch``."""

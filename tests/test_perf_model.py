@@ -37,7 +37,7 @@ def test_large_prefill_is_compute_bound():
     # every term is on its compute (or link) side: weight and KV reads never bind
     pairs = tokens * tokens / 2
     attention_s = pairs * model.attention_flops_per_pair(decode=False) / 8 / perf.attn_flops_per_s
-    comm_s = perf.collective_s + tokens * perf.allreduce_bytes_per_token / perf.link_bytes_per_s
+    comm_s = perf.collective_s + tokens * perf.comm_bytes_per_token / perf.link_bytes_per_s
     assert t == pytest.approx(compute_s + attention_s + comm_s + perf.overhead_s, rel=1e-9)
     assert compute_s > max(attention_s, comm_s)
 
@@ -85,3 +85,21 @@ def test_expected_distinct_experts_matches_monte_carlo():
         ]
         assert model.expected_distinct_experts(tokens) == pytest.approx(np.mean(hits), rel=0.02)
     assert model.expected_distinct_experts(1) == k
+
+
+def test_moe_dispatch_and_combine_bytes_follow_the_shapes():
+    """DeepSeek-R1: 58 MoE layers x top-8 x 7168-wide hidden state, FP8 out and BF16 back."""
+    perf, _, model, _ = roofline("model=deepseek_r1", "precision=fp8", "platform=b200", "worker.tp=8")
+    assert model.moe_dispatch_bytes_per_token("fp8") == 58 * 8 * 7168 * 1
+    assert model.moe_combine_bytes_per_token() == 58 * 8 * 7168 * 2
+    # per GPU and token: 61 attention + 3 dense-MLP ring all-reduces, plus this rank's 1/8 share of the
+    # tokens' expert traffic, 7/8 of which leaves the GPU
+    allreduce = 2 * 7 / 8 * 7168 * 2
+    expected = 64 * allreduce + (58 * 8 * 7168 * 3) / 8 * 7 / 8
+    assert perf.comm_bytes_per_token == pytest.approx(expected)
+    # experts sharded by tensor parallelism instead (ep=1): every MoE layer all-reduces like a dense one
+    tp_only, *_ = roofline("model=deepseek_r1", "precision=fp8", "platform=b200", "worker.tp=8", "worker.ep=1")
+    assert tp_only.comm_bytes_per_token == pytest.approx(122 * allreduce)
+    # a dense model on one GPU moves nothing
+    alone, *_ = roofline("model=llama3_70b", "precision=fp8", "platform=b200", "worker.tp=1")
+    assert alone.comm_bytes_per_token == 0 and alone.collective_s == 0
