@@ -63,6 +63,7 @@ class Engine:
         kv_fixed_tokens: float,
         requests: RequestTable,
         on_complete: Callable[[int], None],
+        horizon_s: float = float("inf"),
     ):
         self.env = env
         self.worker_id = worker_id
@@ -83,6 +84,7 @@ class Engine:
         self._first_token_s = requests.first_token_s
         self._finish_s = requests.finish_s
         self.on_complete = on_complete
+        self.horizon_s = horizon_s  # the clock stops here: work ending later stays in progress
 
         self.queue: deque[int] = deque()
         self.admitted: dict[int, None] = {}  # running requests in admission order (last: first to preempt)
@@ -111,6 +113,7 @@ class Engine:
         self.iterations = 0
         self.prefill_tokens_done = 0
         self.decode_tokens_done = 0
+        self.prefills_done = 0  # prompts fully prefilled (each samples one token)
         self.preemptions = 0
         self._wake_callback = self._on_wake  # one bound method, not one per wake-up
 
@@ -137,7 +140,9 @@ class Engine:
             now = self.env.now
             elapsed_s = now - self._run_start_s
             run = self._run
-            done = run.iterations_to_reach(elapsed_s) if elapsed_s > 0 else 0  # 0: join at its start
+            # Before the run starts (a prefill iteration is in progress) join at its start; from its
+            # start on, join after the iteration in progress.
+            done = run.iterations_to_reach(elapsed_s) if elapsed_s >= 0 else 0
             if done < self._run_iterations:
                 self._run_iterations = done
                 self._run_duration_s = duration_s = run.elapsed_s(done)
@@ -185,9 +190,9 @@ class Engine:
             pairs += size * start + size * (size + 1) / 2
             kv_read += start + size
         duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
-        if self.event_skipping and not preempted and not queue and self._ends_quietly(chunks):
+        end_s = self.env.now + duration_s
+        if self.event_skipping and not preempted and not queue and end_s < self.horizon_s and self._ends_quietly(chunks):
             # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
-            end_s = self.env.now + duration_s
             self._apply_mixed(chunks, prefill_tokens, duration_s, end_s)
             self._plan_decode_run(end_s, False)
         else:
@@ -329,6 +334,7 @@ class Engine:
     def _finish_prefill(self, rid: int, now_s: float) -> None:
         """The last chunk sampled a token: the request joins the decode batch (or is done)."""
         del self.prefilling[rid]
+        self.prefills_done += 1
         generated = self._generated[rid]
         if generated == 0:
             self._first_token_s[rid] = now_s

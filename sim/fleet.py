@@ -83,6 +83,12 @@ def validate_layout(platform: Platform, model: ModelArch, worker: WorkerConfig, 
         raise ConfigError(f"worker.ep={worker.ep} must divide worker.tp={worker.tp} (or be 0 for ep = tp)")
     if model.is_moe and model.cfg.n_routed_experts % ep:
         raise ConfigError(f"worker.ep={ep} must divide the {model.cfg.n_routed_experts} experts of {model.name}")
+    heads, kv_heads = model.cfg.q_heads, model.cfg.kv_heads
+    if heads % worker.tp or (not model.is_mla and kv_heads % worker.tp and worker.tp % kv_heads):
+        raise ConfigError(
+            f"worker.tp={worker.tp} must divide the {heads} attention heads of {model.name}"
+            + ("" if model.is_mla else f" and divide, or be a multiple of, its {kv_heads} KV heads")
+        )
     if fleet.racks <= 0:
         raise ConfigError(f"fleet.racks={fleet.racks} must be a positive integer")
     if fleet.router not in ("round_robin", "least_outstanding"):

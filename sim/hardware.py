@@ -49,6 +49,14 @@ class Platform:
                 raise ConfigError(f"platform.{key}={value} must be positive (platform {cfg.name})")
         if not 0 <= cfg.idle_power_fraction <= 1:
             raise ConfigError(f"platform.idle_power_fraction={cfg.idle_power_fraction} must be in [0, 1]")
+        if cfg.host_power_w_per_gpu < 0 or not cfg.allin_power_kw_per_gpu > 0 or not cfg.capex_usd_per_gpu > 0:
+            raise ConfigError(
+                "platform.host_power_w_per_gpu must be >= 0, platform.allin_power_kw_per_gpu and "
+                f"platform.capex_usd_per_gpu positive (platform {cfg.name})"
+            )
+        for preset, price in cfg.price_usd_per_gpu_hour.items():
+            if not price > 0:
+                raise ConfigError(f"platform.price_usd_per_gpu_hour.{preset}={price} must be positive")
         flops = {"bf16": cfg.bf16_dense_tflops * 1e12, "fp8": cfg.fp8_dense_tflops * 1e12}
         if cfg.fp4_dense_tflops is not None:
             flops["fp4"] = cfg.fp4_dense_tflops * 1e12

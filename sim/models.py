@@ -15,8 +15,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ModelConfig
+from sim.config import ConfigError, ModelConfig
 from sim.precision import BYTES_PER_ELEMENT
+
+
+def validate_model(cfg: ModelConfig) -> None:
+    """Reject shapes that do not describe a transformer, naming the field to fix."""
+    for key in ("layers", "hidden", "q_heads", "kv_heads", "head_dim", "vocab", "max_context_tokens"):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"model.{key}={getattr(cfg, key)} must be a positive integer (model {cfg.name})")
+    if cfg.attention not in ("gqa", "mla"):
+        raise ConfigError(f"model.attention={cfg.attention!r} is unknown; use 'gqa' or 'mla'")
+    if cfg.attention == "mla" and min(cfg.kv_lora_rank, cfg.qk_nope_head_dim, cfg.qk_rope_head_dim, cfg.v_head_dim) <= 0:
+        raise ConfigError("an MLA model needs positive kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
+    if cfg.n_routed_experts:
+        if not 0 < cfg.top_k <= cfg.n_routed_experts or cfg.moe_ffn_dim <= 0:
+            raise ConfigError(
+                f"model.top_k={cfg.top_k} must be between 1 and the {cfg.n_routed_experts} routed experts, "
+                f"and model.moe_ffn_dim={cfg.moe_ffn_dim} positive"
+            )
+        if not 0 <= cfg.first_k_dense < cfg.layers:
+            raise ConfigError(f"model.first_k_dense={cfg.first_k_dense} must be in [0, layers={cfg.layers})")
+    elif cfg.ffn_dense_dim <= 0:
+        raise ConfigError(f"a dense model needs model.ffn_dense_dim > 0 (got {cfg.ffn_dense_dim})")
+    if not 0 <= cfg.sliding_window_layers < cfg.layers or cfg.sliding_window_tokens < 0:
+        raise ConfigError(
+            f"model.sliding_window_layers={cfg.sliding_window_layers} must be in [0, layers={cfg.layers}) "
+            f"and model.sliding_window_tokens={cfg.sliding_window_tokens} non-negative"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,11 @@ class ModelArch:
         return 2 * self.cfg.vocab * self.cfg.hidden
 
     @property
+    def head_params(self) -> int:
+        """The output head (vocabulary projection), run for every sampled token."""
+        return self.cfg.vocab * self.cfg.hidden
+
+    @property
     def routed_expert_params(self) -> int:
         """All routed-expert parameters of the model (the part expert parallelism shards)."""
         return self.moe_layers * self.cfg.n_routed_experts * self.expert_params
@@ -112,7 +143,7 @@ class ModelArch:
 
     @property
     def head_flops_per_sampled_token(self) -> float:
-        return 2.0 * self.cfg.vocab * self.cfg.hidden
+        return 2.0 * self.head_params
 
     def attention_flops_per_pair(self, decode: bool) -> float:
         """FLOPs of one query token attending one context token, over the full-attention layers.

@@ -143,7 +143,9 @@ class RooflinePerf:
 
         # Per-GPU constants: the work of the worker is spread evenly over its tp GPUs.
         wb = precision.weight_bytes
-        self.fixed_weight_bytes = (model.non_expert_params * wb + model.embedding_params * 2.0) / tp
+        # Read every iteration: the layers' non-expert weights and the BF16 output head; the input
+        # embedding is only looked up, one row per token.
+        self.fixed_weight_bytes = (model.non_expert_params * wb + model.head_params * 2.0) / tp
         self.expert_bytes_all_layers = model.moe_layers * model.expert_params * wb  # one expert, all MoE layers
         self.gemm_flops_per_token = model.gemm_flops_per_token / tp
         self.head_flops_per_token = model.head_flops_per_sampled_token / tp

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Callable
+
 from sim.engine import Engine
 from sim.requests import RequestTable, Status
 
@@ -19,8 +21,16 @@ _DROPPED = int(Status.DROPPED)
 class Router:
     """Dispatches request ids to engines and counts what each has outstanding."""
 
-    def __init__(self, engines: list[Engine], policy: str, max_queue_per_worker: int, requests: RequestTable):
+    def __init__(
+        self,
+        engines: list[Engine],
+        policy: str,
+        max_queue_per_worker: int,
+        requests: RequestTable,
+        on_drop: Callable[[int], None] = lambda rid: None,
+    ):
         self.engines = engines
+        self.on_drop = on_drop
         self.least_outstanding = policy == "least_outstanding"
         self.max_queue = max_queue_per_worker
         self.requests = requests
@@ -39,6 +49,7 @@ class Router:
         if self.max_queue and engine.queued >= self.max_queue:
             self.requests.status[rid] = _DROPPED
             self.dropped += 1
+            self.on_drop(rid)
             return False
         self.outstanding[worker] += 1
         engine.submit(rid)

@@ -22,7 +22,7 @@ from sim.engine import Engine
 from sim.fleet import WorkerMemory, check_fits, validate_layout
 from sim.hardware import Platform
 from sim.metrics import latency_and_tokens
-from sim.models import ModelArch
+from sim.models import ModelArch, validate_model
 from sim.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
 from sim.precision import Precision
 from sim.requests import RequestTable
@@ -57,6 +57,7 @@ class Result:
 def build(cfg: SimConfig) -> Deployment:
     """Check the configuration and build the deployment; :class:`ConfigError` says what to fix."""
     platform = Platform.from_config(cfg.platform)
+    validate_model(cfg.model)
     model = ModelArch(cfg.model)
     precision = Precision.from_config(cfg.precision)
     platform.peak_flops(precision.compute_dtype)  # FP4 asked of a GPU without FP4 tensor cores
@@ -64,11 +65,23 @@ def build(cfg: SimConfig) -> Deployment:
     validate_cost(cfg.cost, platform)
     if cfg.max_sim_time_s is not None and not cfg.max_sim_time_s > 0:
         raise ConfigError(f"max_sim_time_s={cfg.max_sim_time_s} must be positive (or null to run until all requests finish)")
+    if cfg.seed < 0:
+        raise ConfigError(f"seed={cfg.seed} must be a non-negative integer")
+    if cfg.workload.arrival == "closed_loop" and cfg.fleet.max_queue_per_worker:
+        raise ConfigError(
+            "fleet.max_queue_per_worker drops open-loop traffic; closed-loop clients never exceed their "
+            "concurrency, so set fleet.max_queue_per_worker=0 (or use a poisson workload)"
+        )
     workers = validate_layout(platform, model, cfg.worker, cfg.engine, cfg.fleet)
     wl = cfg.workload
     longest = max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma) + max_length(
         wl.output_tokens, wl.length_dist, wl.lognormal_sigma
     )
+    if longest > model.cfg.max_context_tokens:
+        raise ConfigError(
+            f"the workload's longest request ({longest} tokens in + out) exceeds the {model.cfg.max_context_tokens}-token "
+            f"context of {model.name}; shorten workload.input_tokens / workload.output_tokens or choose another model"
+        )
     memory = check_fits(platform, model, precision, cfg.worker, cfg.engine, longest)
     perf = build_perf_model(platform, model, precision, cfg.worker, cfg.perf)
     per_worker = estimate_worker_capacity_rps(
@@ -104,12 +117,15 @@ class Simulation:
                 deployment.memory.kv_fixed_tokens,
                 self.requests,
                 self._on_complete,
+                horizon_s=cfg.max_sim_time_s if cfg.max_sim_time_s is not None else float("inf"),
             )
             for worker_id in range(deployment.workers)
         ]
-        self.router = Router(self.engines, cfg.fleet.router, cfg.fleet.max_queue_per_worker, self.requests)
+        self.router = Router(self.engines, cfg.fleet.router, cfg.fleet.max_queue_per_worker, self.requests, self._on_drop)
         self.closed_loop = self.stream.arrival_s is None
         self._next_request = 0
+        self._finished = 0  # requests completed or dropped
+        self.all_finished = self.env.event()  # the run ends when it triggers (or at max_sim_time_s)
         self.arrival_events = 0
         if self.closed_loop:
             for _ in range(min(cfg.workload.concurrency, self.requests.n)):
@@ -131,20 +147,30 @@ class Simulation:
         self.router.dispatch(rid)
         self._schedule_arrival()
 
-    def _issue(self) -> None:
-        """A closed-loop client sends its next request now (again at once if it is dropped)."""
-        while self._next_request < self.requests.n:
+    def _issue(self, _event=None) -> None:
+        """A closed-loop client sends its next request now."""
+        if self._next_request < self.requests.n:
             rid = self._next_request
             self._next_request += 1
             self.requests.arrival_s[rid] = self.env.now
             self.arrival_events += 1
-            if self.router.dispatch(rid):
-                return
+            self.router.dispatch(rid)
 
     def _on_complete(self, rid: int) -> None:
         self.router.completed(self.requests.worker[rid])
+        self._count_finished()
         if self.closed_loop:
-            self._issue()
+            # The client sends its next request after every other event of this instant (other workers'
+            # completions among them), so where it is routed does not depend on the order of those events.
+            self.env.timeout(0).callbacks.append(self._issue)
+
+    def _on_drop(self, rid: int) -> None:
+        self._count_finished()
+
+    def _count_finished(self) -> None:
+        self._finished += 1
+        if self._finished == self.requests.n:
+            self.all_finished.succeed()
 
     def finish(self) -> None:
         """Stop the clock where it is: settle the engines and freeze the request table."""
@@ -156,7 +182,10 @@ class Simulation:
         cfg = self.deployment.cfg
         dep = self.deployment
         wall_start = time.perf_counter()
-        self.env.run(until=cfg.max_sim_time_s)
+        until = self.all_finished
+        if cfg.max_sim_time_s is not None:
+            until = self.env.any_of([self.all_finished, self.env.timeout(cfg.max_sim_time_s)])
+        self.env.run(until=until)
         self.finish()
         wall_time_s = time.perf_counter() - wall_start
         sim_time_s = float(self.env.now)

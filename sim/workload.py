@@ -45,10 +45,16 @@ def validate_workload(cfg: WorkloadConfig) -> None:
             raise ConfigError(f"workload.rate_rps={cfg.rate_rps} must be positive")
         if cfg.load_fraction is not None and not cfg.load_fraction > 0:
             raise ConfigError(f"workload.load_fraction={cfg.load_fraction} must be positive")
-    elif cfg.concurrency <= 0:
-        raise ConfigError(f"workload.concurrency={cfg.concurrency} must be a positive integer")
-    if cfg.length_dist == "lognormal" and not cfg.lognormal_sigma > 0:
-        raise ConfigError(f"workload.lognormal_sigma={cfg.lognormal_sigma} must be positive")
+    else:
+        if cfg.concurrency <= 0:
+            raise ConfigError(f"workload.concurrency={cfg.concurrency} must be a positive integer")
+        if cfg.rate_rps is not None or cfg.load_fraction is not None:
+            raise ConfigError(
+                "closed-loop arrivals follow completions, so a rate means nothing here: set "
+                "workload.rate_rps=null workload.load_fraction=null (the closed_loop preset does)"
+            )
+    if cfg.length_dist == "lognormal" and not 0 < cfg.lognormal_sigma <= 3:
+        raise ConfigError(f"workload.lognormal_sigma={cfg.lognormal_sigma} must be in (0, 3]")
     if not (cfg.slo.ttft_s > 0 and cfg.slo.tpot_s > 0):
         raise ConfigError(
             f"the SLO limits must be positive seconds (workload.slo.ttft_s={cfg.slo.ttft_s}, "

@@ -41,13 +41,23 @@ def test_tco_is_capital_annuity_plus_opex_plus_energy():
     assert capital_recovery_factor(0.0, 4) == 0.25
 
 
+@pytest.mark.parametrize("cutoff", [None, 6.0])
+def test_gpu_seconds_charged_to_requests_are_the_gpu_seconds_the_workers_were_busy(cutoff):
+    """Conservation of GPU time: what requests are charged = tp x busy time of every worker."""
+    overrides = (*RUN, "workload.load_fraction=1.5") + ((f"max_sim_time_s={cutoff}",) if cutoff else ())
+    cfg = make_config(*overrides)
+    result = simulate(cfg)
+    assert result.requests["gpu_s"].sum() == pytest.approx(cfg.worker.tp * result.workers["busy_s"].sum(), rel=1e-9)
+    if cutoff:
+        assert result.metrics["requests_in_flight"] > 0  # the cutoff fell while work was in progress
+        assert (result.workers["busy_s"] <= cutoff).all()
+
+
 def test_per_request_costs_add_up_to_the_fleet_cost_of_the_run():
     result = simulate(make_config(*RUN))
     m, r = result.metrics, result.requests
     run_cost = m["cost_usd_per_hour"] * m["sim_time_s"] / 3600
     assert r["cost_usd"].sum() == pytest.approx(run_cost)
-    # a request with more tokens in more iterations costs more: cost tracks GPU-seconds exactly
-    np.testing.assert_allclose(r["cost_usd"] / r["gpu_s"], run_cost / r["gpu_s"].sum())
     assert m["cost_usd_per_mtok_p50"] <= m["cost_usd_per_mtok_p90"]
 
 
@@ -57,5 +67,4 @@ def test_idle_capacity_makes_tokens_dearer():
     light = simulate(make_config(*long_run, "workload.load_fraction=0.2")).metrics
     heavy = simulate(make_config(*long_run, "workload.load_fraction=0.8")).metrics
     ratio = light["cost_usd_per_mtok"] / heavy["cost_usd_per_mtok"]
-    assert ratio == pytest.approx(heavy["throughput_tok_s"] / light["throughput_tok_s"], rel=1e-9)
     assert ratio > 3  # 4 in steady state; ramp-up and drain of a finite run bring it down

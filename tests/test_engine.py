@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -25,33 +27,81 @@ TIGHT = (
 )
 
 
-def run(*overrides):
-    sim = Simulation(build(make_config(*overrides)))
+def run(*overrides, perf=None):
+    deployment = build(make_config(*overrides))
+    if perf is not None:
+        deployment = dataclasses.replace(deployment, perf=perf)
+    sim = Simulation(deployment)
     result = sim.run()
     return sim, result
 
 
-@pytest.mark.parametrize(
-    "workload",
-    [
-        ("workload.load_fraction=null", "workload.rate_rps=9.0"),
-        ("workload=closed_loop", "workload.concurrency=40", "workload.num_requests=300", "workload.input_tokens=600", "workload.output_tokens=400"),
-    ],
-    ids=["poisson", "closed_loop"],
+class CrossingPerf:
+    """A decode iteration whose attention turns from memory- to compute-bound as context grows.
+
+    Time = 1 ms + max(0.4 ms + 1 us/context token x 0.2, 2 us x 0.05 per request + 0.5 us/context token),
+    so a decode run's two lines cross and DecodeRun has two pieces; prefill costs 20 us per token.
+    """
+
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
+        decode = max(4e-4 + 2e-7 * decode_context_tokens, 1e-7 * decode_tokens + 5e-7 * decode_context_tokens)
+        return 1e-3 + 2e-5 * prefill_tokens + (decode if decode_tokens else 0.0)
+
+    def decode_run(self, batch, context_tokens):
+        from sim.perf import DecodeRun
+
+        return DecodeRun(1e-3, 4e-4 + 2e-7 * context_tokens, 2e-7 * batch, 1e-7 * batch + 5e-7 * context_tokens, 5e-7 * batch)
+
+
+# Four identical workers timed by a constant model: events of different workers tie exactly.
+TIES = (
+    "platform=h100", "model=llama3_70b", "precision=fp8", "worker.tp=8", "fleet.racks=4",
+    "perf.kind=constant", "perf.constant_iteration_s=0.25", "engine.max_batch_size=8",
+    "engine.max_tokens_per_iteration=512", "workload=closed_loop", "workload.concurrency=48",
+    "workload.num_requests=200", "workload.input_tokens=300", "workload.output_tokens=40", "output.figure=false",
 )
-def test_event_skipping_matches_stepping(workload):
+CASES = {
+    "poisson_preempting": ((*TIGHT, "workload.load_fraction=null", "workload.rate_rps=9.0"), None),
+    "closed_loop_preempting": (
+        (*TIGHT, "workload=closed_loop", "workload.concurrency=40", "workload.num_requests=300",
+         "workload.input_tokens=600", "workload.output_tokens=400"),
+        None,
+    ),
+    "cut_off_mid_run": ((*TIGHT, "workload.load_fraction=null", "workload.rate_rps=9.0", "max_sim_time_s=20"), None),
+    # the clock stops inside the first prefill iteration (10 s long), which skipping would merge with its decode run
+    "cut_off_mid_prefill": (
+        (*TIGHT, "perf.kind=constant", "perf.constant_iteration_s=10", "workload=closed_loop", "workload.concurrency=2",
+         "workload.num_requests=4", "workload.input_tokens=100", "workload.output_tokens=50", "max_sim_time_s=5"),
+        None,
+    ),
+    "ties_across_workers": (TIES, None),
+    "two_piece_decode_runs": ((*TIGHT, "workload.load_fraction=null", "workload.rate_rps=20.0", "fleet.racks=2"), CrossingPerf()),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_event_skipping_matches_stepping(case):
     """Same per-request timings to floating-point rounding (rtol 1e-9); same counts exactly."""
-    step_sim, step = run(*TIGHT, *workload, "engine.event_skipping=false")
-    skip_sim, skip = run(*TIGHT, *workload, "engine.event_skipping=true")
-    assert step.metrics["preemptions"] > 0, "the test workload must exercise preemption"
-    assert step.metrics["requests_completed"] == skip.metrics["requests_completed"] == step_sim.requests.n
-    for col in ("worker", "generated_tokens", "preemptions", "recomputed_tokens", "input_tokens", "output_tokens"):
+    overrides, perf = CASES[case]
+    step_sim, step = run(*overrides, "engine.event_skipping=false", perf=perf)
+    skip_sim, skip = run(*overrides, "engine.event_skipping=true", perf=perf)
+    for col in ("status", "worker", "generated_tokens", "preemptions", "recomputed_tokens"):
         np.testing.assert_array_equal(step.requests[col], skip.requests[col], err_msg=col)
     for col in ("arrival_s", "first_token_s", "finish_s", "gpu_s"):
         np.testing.assert_allclose(step.requests[col], skip.requests[col], rtol=1e-9, atol=1e-12, err_msg=col)
-    assert step.metrics["iterations"] == skip.metrics["iterations"]
-    # and skipping is what it claims: far fewer events than iterations
-    assert skip.metrics["events"] < 0.5 * step.metrics["events"]
+    for key in ("iterations", "requests_completed", "preemptions", "sim_time_s", "gpu_utilization"):
+        assert step.metrics[key] == pytest.approx(skip.metrics[key], rel=1e-9), key
+    # the cases exercise what they are named after
+    if "preempting" in case:
+        assert step.metrics["preemptions"] > 0
+    if case.startswith("cut_off"):
+        assert step.metrics["requests_in_flight"] > 0
+    if perf is not None:
+        assert any(perf.decode_run(b, c).cross is not None for b, c in ((32, 1000), (8, 100)))
+    if case == "cut_off_mid_prefill":
+        assert skip.metrics["gpu_utilization"] == 0 and np.isnan(skip.requests["first_token_s"]).all()
+    else:  # skipping is what it claims: far fewer events than iterations
+        assert skip.metrics["events"] < 0.5 * step.metrics["events"]
 
 
 def test_tokens_are_conserved_through_preemption():
@@ -69,24 +119,30 @@ def test_tokens_are_conserved_through_preemption():
 
 
 def test_every_request_is_delivered_dropped_or_in_flight():
+    """Counted independently: completions in the table, drops by the router, in flight by the engines."""
     sim, result = run(
         *TIGHT, "workload.load_fraction=null", "workload.rate_rps=12.0", "fleet.max_queue_per_worker=5", "max_sim_time_s=25"
     )
     req = sim.requests
-    m = result.metrics
-    arrived = req.status != Status.NOT_ARRIVED
-    assert m["requests_dropped"] > 0 and m["requests_in_flight"] > 0 and m["requests_completed"] > 0
-    assert m["requests_completed"] + m["requests_dropped"] + m["requests_in_flight"] == arrived.sum()
-    # requests that had not arrived by the end are exactly those scheduled after it
-    np.testing.assert_array_equal(~arrived, req.arrival_s > 25)
-    # tokens: delivered + dropped + in flight = all tokens that arrived
-    tokens = req.input_tokens + req.output_tokens
-    by_status = {s: int(tokens[req.status == s].sum()) for s in Status}
-    assert m["input_tokens"] + m["output_tokens"] == by_status[Status.COMPLETED]
-    assert by_status[Status.COMPLETED] + by_status[Status.DROPPED] + by_status[Status.QUEUED] + by_status[Status.RUNNING] == int(tokens[arrived].sum())
-    # no request produced more than it asked for; dropped ones produced nothing
+    completed = int((req.status == Status.COMPLETED).sum())
+    in_flight = sum(len(e.queue) + len(e.admitted) for e in sim.engines)
+    arrived = int((req.arrival_s <= 25).sum())
+    assert sim.router.dropped > 0 and in_flight > 0 and completed > 0
+    assert completed + sim.router.dropped + in_flight == arrived
+    assert result.metrics["requests_in_flight"] == in_flight and result.metrics["requests_dropped"] == sim.router.dropped
+    # every token the engines sampled is in some request's count, and none beyond what it asked for
+    sampled = sum(e.decode_tokens_done + e.prefills_done for e in sim.engines)
+    assert int(req.generated.sum()) == sampled
     assert (req.generated <= req.output_tokens).all()
     assert (req.generated[req.status == Status.DROPPED] == 0).all()
+    np.testing.assert_array_equal(req.generated[req.status == Status.COMPLETED], req.output_tokens[req.status == Status.COMPLETED])
+
+
+def test_the_run_ends_when_the_last_request_finishes():
+    """A time cap that is never reached does not stretch the simulated time."""
+    _, capped = run(*TIGHT, "workload.load_fraction=null", "workload.rate_rps=2.0", "max_sim_time_s=36000")
+    _, free = run(*TIGHT, "workload.load_fraction=null", "workload.rate_rps=2.0")
+    assert capped.metrics["sim_time_s"] == free.metrics["sim_time_s"] == np.nanmax(free.requests["finish_s"])
 
 
 def test_first_token_comes_from_the_last_prefill_chunk():
