@@ -13,29 +13,25 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-from sim.config import register_configs, to_sim_config
+from sim.config import compose_config
 from sim.simulation import simulate
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 DEPLOYMENTS = ("h200_fp8_x9", "gb200_nvl72_fp4")
 KEYS = ("gpus", "tput_per_gpu_tok_s", "ttft_s_p99", "tpot_s_p50", "gpu_utilization", "power_kw", "cost_usd_per_hour",
         "cost_usd_per_mtok", "cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90", "tok_s_per_mw")
 
 
 def run(requests: int, rate_rps: float) -> dict[str, object]:
-    register_configs()
-    results = {}
-    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-        for name in DEPLOYMENTS:
-            cfg = compose(
-                config_name="config",
-                overrides=[f"+deployment={name}", "workload=chat", "workload.load_fraction=null",
-                           f"workload.rate_rps={rate_rps}", f"workload.num_requests={requests}"],
+    return {
+        name: simulate(
+            compose_config(
+                f"+deployment={name}", "workload=chat", "workload.load_fraction=null",
+                f"workload.rate_rps={rate_rps}", f"workload.num_requests={requests}",
             )
-            results[name] = simulate(to_sim_config(cfg))
-    return results
+        )
+        for name in DEPLOYMENTS
+    }
 
 
 def main() -> None:

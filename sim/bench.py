@@ -29,7 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 LARGE_FLEET = (
     "platform=gb200_nvl72", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=16",
     "workload.load_fraction=0.8",
@@ -38,14 +37,10 @@ LARGE_FLEET = (
 
 def _simulate(overrides: list[str]) -> dict:
     """Run one simulation in this process; return its metrics and this process's peak RSS."""
-    from hydra import compose, initialize_config_dir
-
-    from sim.config import register_configs, to_sim_config
+    from sim.config import compose_config
     from sim.simulation import Simulation, build
 
-    register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-        cfg = to_sim_config(compose(config_name="config", overrides=overrides))
+    cfg = compose_config(*overrides)
     start = time.perf_counter()
     result = Simulation(build(cfg)).run()
     wall_s = time.perf_counter() - start

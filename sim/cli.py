@@ -20,12 +20,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, register_configs, to_sim_config
+from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
 from sim.report import summary_text, write_figure, write_metrics, write_table
 from sim.simulation import simulate
 
 log = logging.getLogger("sim")
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 register_configs()
 

@@ -13,9 +13,14 @@ Past the command line the simulator only sees these plain dataclasses, never a `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+#: The Hydra config folder shipped with the project.
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 class ConfigError(ValueError):
@@ -219,3 +224,12 @@ def to_sim_config(cfg: DictConfig | SimConfig | dict[str, Any]) -> SimConfig:
     container.pop("hydra", None)
     typed = OmegaConf.merge(OmegaConf.structured(SimConfig), container)
     return OmegaConf.to_object(typed)
+
+
+def compose_config(*overrides: str) -> SimConfig:
+    """Compose ``conf/config.yaml`` with command-line style overrides, as ``python -m sim`` would."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        return to_sim_config(compose(config_name="config", overrides=list(overrides)))

@@ -10,11 +10,12 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from sim.config import ConfigError
 from sim.metrics import REQUIRED_KEYS
 from sim.simulation import simulate
-from tests.conftest import CONF_DIR, TOY, make_config
+from sim.config import CONFIG_DIR
+from tests.conftest import TOY, make_config
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
 
 
 # A precision and a worker size each model fits with on every platform.
