@@ -250,7 +250,6 @@ class Engine:
 
     def _admit(self, tokens_planned: int) -> list[tuple[int, int, int]]:
         """Admit queued requests (FIFO) while batch slots, token budget and KV cache allow."""
-        req = self.requests
         budget = self.max_tokens - len(self.decoding) - tokens_planned
         chunks = []
         growth = len(self.decoding)
@@ -323,11 +322,9 @@ class Engine:
             if done > 0:
                 self._apply_decode_run(done, self._run.elapsed_s(done))
             self._run = None
-        req = self.requests
-        for rid in self.decoding:
-            finish, mark = self.decoding[rid]
-            req.generated[rid] = self._output[rid] - (finish - self.step)
-            req.gpu_s[rid] += self.gpu_s_per_decode_token - mark
+        for rid, (finish, mark) in self.decoding.items():
+            self._generated[rid] = self._output[rid] - (finish - self.step)
+            self._gpu_s[rid] += self.gpu_s_per_decode_token - mark
             self.decoding[rid] = (finish, self.gpu_s_per_decode_token)
 
     # --- request transitions -------------------------------------------------------------------
@@ -367,6 +364,7 @@ class Engine:
         self.kv_used -= prompt + generated + self.kv_fixed
 
     def _complete(self, rid: int) -> None:
+        """The request sampled its last token now (never inside a merged prefill iteration: see _ends_quietly)."""
         self._release(rid)
         self._status[rid] = _COMPLETED
         self._finish_s[rid] = self.env.now
