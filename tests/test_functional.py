@@ -70,6 +70,18 @@ def test_a_two_job_sweep_equals_two_single_runs(tmp_path):
         assert json.loads((tmp_path / "sweep" / str(job) / "status.json").read_text())["status"] == "ok"
 
 
+def test_a_parallel_sweep_equals_a_sequential_one(tmp_path):
+    """The joblib launcher (jobs in worker processes) gives the basic launcher's metrics, job by job."""
+    args = [*SMALL, "output.print_summary=false", "fleet.racks=1,2", "seed=3,4"]
+    _run_cli("-m", *args, f"hydra.sweep.dir={tmp_path / 'sequential'}")
+    _run_cli("-m", *args, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'parallel'}")
+    sequential, parallel = collect(tmp_path / "sequential"), collect(tmp_path / "parallel")
+    assert len(sequential) == len(parallel) == 4
+    for a, b in zip(sequential, parallel):
+        assert a["status"] == b["status"] == "ok"
+        assert comparable(a) == comparable(b)
+
+
 def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
     """h200 has no FP4: that job fails with its reason recorded, the other still writes its metrics."""
     _run_cli("-m", *SMALL, "output.print_summary=false", "precision=fp4,fp8", f"hydra.sweep.dir={tmp_path}")
