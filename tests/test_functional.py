@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.simulation import build, simulate
+from sim.simulation import Simulation, build, simulate
 from sim.sweep import collect
 from tests.conftest import make_config
 
@@ -34,6 +34,21 @@ def test_more_racks_never_raise_p99_ttft_at_a_fixed_rate():
         p99.append(m["ttft_s_p99"])
     assert all(a >= b for a, b in zip(p99, p99[1:])), p99
     assert p99[0] > 2 * p99[-1]
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [("platform=h200", "precision=fp8"), ("platform=b200", "model=llama3_70b", "precision=fp8", "worker.tp=2")],
+)
+def test_the_capacity_estimate_is_the_measured_saturation(deployment):
+    """What load_fraction is relative to: offered 3x the estimate, the fleet completes about the estimate."""
+    sim = Simulation(build(make_config(*deployment, "workload.num_requests=20000", "workload.load_fraction=3.0",
+                                       "output.figure=false")))
+    result = sim.run()
+    finish = np.sort(result.requests["finish_s"])
+    start_s, end_s = 0.3 * finish[-1], 0.7 * finish[-1]  # the saturated middle of the run
+    measured_rps = ((finish > start_s) & (finish <= end_s)).sum() / (end_s - start_s)
+    assert measured_rps == pytest.approx(sim.deployment.capacity_rps, rel=0.1)
 
 
 def test_same_seed_same_metrics_and_other_seed_other_metrics():
