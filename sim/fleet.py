@@ -30,6 +30,12 @@ class WorkerMemory:
     kv_fixed_tokens: float  # sliding-window cache reserved per request, in the same token units
 
 
+def heads_split_evenly(model: ModelArch, tp: int) -> bool:
+    """Can ``tp`` ranks share the attention heads (and, for GQA, the KV heads) evenly?"""
+    kv_heads = model.cfg.kv_heads
+    return model.cfg.q_heads % tp == 0 and (model.is_mla or kv_heads % tp == 0 or tp % kv_heads == 0)
+
+
 def worker_memory(platform: Platform, model: ModelArch, precision: Precision, tp: int, engine: EngineConfig) -> WorkerMemory:
     """Memory budget of a worker of ``tp`` GPUs (weights spread evenly over them)."""
     usable = platform.memory_bytes * engine.gpu_memory_utilization
@@ -45,21 +51,17 @@ def check_fits(
     platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, engine: EngineConfig, longest_request_tokens: int
 ) -> WorkerMemory:
     """The worker's memory budget, or a :class:`ConfigError` saying what does not fit and what would."""
+
+    def holds_longest(tp: int) -> bool:
+        mem = worker_memory(platform, model, precision, tp, engine)
+        return mem.kv_capacity_tokens >= longest_request_tokens + 1 + mem.kv_fixed_tokens
+
     mem = worker_memory(platform, model, precision, worker.tp, engine)
-    fits = mem.kv_capacity_tokens >= longest_request_tokens + 1 + mem.kv_fixed_tokens
-    if fits:
+    if holds_longest(worker.tp):
         return mem
-    candidates = [tp for tp in (1, 2, 4, 8, 16, 32, 64, 72, 128, 144) if tp > worker.tp]
-    better = next(
-        (
-            tp
-            for tp in candidates
-            if worker_memory(platform, model, precision, tp, engine).kv_capacity_tokens
-            >= longest_request_tokens + 1 + worker_memory(platform, model, precision, tp, engine).kv_fixed_tokens
-        ),
-        None,
-    )
-    hint = f"use worker.tp={better} (the smallest that fits)" if better else "no tp up to 144 fits: use a lower precision or a larger-memory platform"
+    larger = (tp for tp in (2, 4, 8, 16, 32, 64, 128) if tp > worker.tp and heads_split_evenly(model, tp))
+    better = next((tp for tp in larger if holds_longest(tp)), None)
+    hint = f"use worker.tp={better} (the smallest that fits)" if better else "no tp up to 128 fits: use a lower precision or a larger-memory platform"
     if mem.kv_bytes_per_gpu <= 0:
         raise ConfigError(
             f"model {model.name} at {precision.name} does not fit on a worker of {worker.tp} x {platform.name}: "
@@ -83,11 +85,10 @@ def validate_layout(platform: Platform, model: ModelArch, worker: WorkerConfig, 
         raise ConfigError(f"worker.ep={worker.ep} must divide worker.tp={worker.tp} (or be 0 for ep = tp)")
     if model.is_moe and model.cfg.n_routed_experts % ep:
         raise ConfigError(f"worker.ep={ep} must divide the {model.cfg.n_routed_experts} experts of {model.name}")
-    heads, kv_heads = model.cfg.q_heads, model.cfg.kv_heads
-    if heads % worker.tp or (not model.is_mla and kv_heads % worker.tp and worker.tp % kv_heads):
+    if not heads_split_evenly(model, worker.tp):
         raise ConfigError(
-            f"worker.tp={worker.tp} must divide the {heads} attention heads of {model.name}"
-            + ("" if model.is_mla else f" and divide, or be a multiple of, its {kv_heads} KV heads")
+            f"worker.tp={worker.tp} must divide the {model.cfg.q_heads} attention heads of {model.name}"
+            + ("" if model.is_mla else f" and divide, or be a multiple of, its {model.cfg.kv_heads} KV heads")
         )
     if fleet.racks <= 0:
         raise ConfigError(f"fleet.racks={fleet.racks} must be a positive integer")
