@@ -103,14 +103,14 @@ class ModelArch:
         return self.cfg.hidden * self.cfg.n_routed_experts
 
     @property
-    def embedding_params(self) -> int:
-        """Input embedding plus output head."""
-        return 2 * self.cfg.vocab * self.cfg.hidden
-
-    @property
     def head_params(self) -> int:
         """The output head (vocabulary projection), run for every sampled token."""
         return self.cfg.vocab * self.cfg.hidden
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embedding plus output head (untied: two tables of the head's size)."""
+        return 2 * self.head_params
 
     @property
     def routed_expert_params(self) -> int:
