@@ -40,7 +40,6 @@ from collections import deque
 from typing import Callable
 
 import simpy
-from simpy.events import Timeout
 
 from sim.config import EngineConfig
 from sim.perf import DecodeRun, PerformanceModel
@@ -151,10 +150,10 @@ class Engine:
     # --- wake-ups --------------------------------------------------------------------------------
     def _wake_in(self, delay_s: float) -> None:
         self._epoch += 1
-        Timeout(self.env, delay_s, self._epoch).callbacks.append(self._wake_callback)
+        self.env.call_in(delay_s, self._wake_callback, self._epoch)
 
-    def _on_wake(self, event: simpy.Event) -> None:
-        if event.value != self._epoch:
+    def _on_wake(self, epoch: int) -> None:
+        if epoch != self._epoch:
             return  # superseded by a later plan
         self.events += 1
         self._interruptible = False  # completions below may submit to this engine: it plans next anyway

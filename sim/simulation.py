@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from sim.clock import FleetEnvironment
 from sim.config import ConfigError, SimConfig, to_sim_config
 from sim.cost import cost_usd_per_hour, fleet_power, request_costs_usd, validate_cost
 from sim.engine import Engine
@@ -102,7 +103,7 @@ class Simulation:
     def __init__(self, deployment: Deployment):
         cfg = deployment.cfg
         self.deployment = deployment
-        self.env = simpy.Environment()
+        self.env = FleetEnvironment()
         workload_seed, = np.random.SeedSequence(cfg.seed).spawn(1)
         self.stream = draw_requests(cfg.workload, workload_seed, deployment.capacity_rps)
         self.requests = RequestTable(self.stream.input_tokens, self.stream.output_tokens, self.stream.arrival_s)
@@ -137,8 +138,7 @@ class Simulation:
     def _schedule_arrival(self) -> None:
         """Open loop: one event per request, at its arrival time, each scheduling the next."""
         if self._next_request < self.requests.n:
-            event = self.env.timeout(self._arrival_times[self._next_request] - self.env.now)
-            event.callbacks.append(self._on_arrival)
+            self.env.call_in(self._arrival_times[self._next_request] - self.env.now, self._on_arrival)
 
     def _on_arrival(self, _event) -> None:
         rid = self._next_request
@@ -162,7 +162,7 @@ class Simulation:
         if self.closed_loop:
             # The client sends its next request after every other event of this instant (other workers'
             # completions among them), so where it is routed does not depend on the order of those events.
-            self.env.timeout(0).callbacks.append(self._issue)
+            self.env.call_in(0.0, self._issue)
 
     def _on_drop(self, rid: int) -> None:
         self._count_finished()
