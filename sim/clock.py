@@ -3,7 +3,7 @@
 Every SimPy event is an object with a callback list, a value and an outcome, which a serving fleet pays
 for millions of times per simulated hour (each request arrives, joins a batch at an iteration boundary
 and completes). :class:`FleetEnvironment` keeps SimPy's calendar and semantics, so processes, timeouts
-and conditions work as usual beside the engines, and adds :meth:`FleetEnvironment.call_in`: a plain
+and conditions work as usual beside the engines, and adds :meth:`FleetEnvironment.call_at` (and ``call_in``): a plain
 function call scheduled on the same calendar, in the same order a :class:`simpy.Timeout` scheduled at
 that moment would take (time, then priority, then scheduling order), without the event object.
 """
@@ -23,6 +23,10 @@ class FleetEnvironment(simpy.Environment):
     def call_in(self, delay_s: float, callback: Callable[[Any], None], arg: Any = None) -> None:
         """Call ``callback(arg)`` when the clock reaches now + ``delay_s`` (``delay_s`` ≥ 0)."""
         heappush(self._queue, (self._now + delay_s, NORMAL, next(self._eid), (callback, arg)))
+
+    def call_at(self, time_s: float, callback: Callable[[Any], None], arg: Any = None) -> None:
+        """Call ``callback(arg)`` when the clock reaches ``time_s`` (not before now)."""
+        heappush(self._queue, (time_s, NORMAL, next(self._eid), (callback, arg)))
 
     def step(self) -> None:
         """Make the scheduled calls due before the next SimPy event, then process that event.

@@ -133,40 +133,39 @@ class Engine:
         self._status[rid] = _QUEUED
         if not self._busy:
             self._busy = True
-            self._wake_in(0.0)  # after every arrival of this instant
+            self._wake_at(self.env.now)  # after every arrival of this instant
         elif self._interruptible:
             self._interruptible = False
-            now = self.env.now
-            elapsed_s = now - self._run_start_s
-            run = self._run
+            now_s = self.env.now
+            elapsed_s = now_s - self._run_start_s
             # Before the run starts (a prefill iteration is in progress) join at its start; from its
             # start on, join after the iteration in progress.
-            done = run.iterations_to_reach(elapsed_s) if elapsed_s >= 0 else 0
+            done, duration_s = self._run.boundary(elapsed_s) if elapsed_s >= 0 else (0, 0.0)
             if done < self._run_iterations:
-                self._run_iterations = done
-                self._run_duration_s = duration_s = run.elapsed_s(done)
-                self._wake_in(max(0.0, self._run_start_s + duration_s - now))
+                self._run_iterations, self._run_duration_s = done, duration_s
+                self._wake_at(max(now_s, self._run_start_s + duration_s))
 
     # --- wake-ups --------------------------------------------------------------------------------
-    def _wake_in(self, delay_s: float) -> None:
+    def _wake_at(self, time_s: float) -> None:
         self._epoch += 1
-        self.env.call_in(delay_s, self._wake_callback, self._epoch)
+        self.env.call_at(time_s, self._wake_callback, self._epoch)
 
     def _on_wake(self, epoch: int) -> None:
         if epoch != self._epoch:
             return  # superseded by a later plan
         self.events += 1
         self._interruptible = False  # completions below may submit to this engine: it plans next anyway
-        if self._mixed is not None:
+        now_s = self.env.now
+        if self._run is not None:
+            self._run = None
+            self._apply_decode_run(self._run_iterations, self._run_duration_s, now_s)
+        elif self._mixed is not None:
             chunks, prefill_tokens, duration_s = self._mixed
             self._mixed = None
-            self._apply_mixed(chunks, prefill_tokens, duration_s, self.env.now)
-        elif self._run is not None:
-            self._run = None
-            self._apply_decode_run(self._run_iterations, self._run_duration_s)
-        self._plan()
+            self._apply_mixed(chunks, prefill_tokens, duration_s, now_s)
+        self._plan(now_s)
 
-    def _plan(self) -> None:
+    def _plan(self, now_s: float) -> None:
         """Decide the next iteration (or run of decode iterations) and schedule its end."""
         queue = self.queue
         if not queue and not self.admitted:
@@ -181,7 +180,7 @@ class Engine:
         if not chunks:
             if not batch:
                 raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
-            self._plan_decode_run(self.env.now, preempted)
+            self._plan_decode_run(now_s, preempted)
             return
         prefill_tokens = pairs = kv_read = 0
         for _, start, size in chunks:
@@ -189,14 +188,14 @@ class Engine:
             pairs += size * start + size * (size + 1) / 2
             kv_read += start + size
         duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
-        end_s = self.env.now + duration_s
+        end_s = now_s + duration_s
         if self.event_skipping and not preempted and not queue and end_s < self.horizon_s and self._ends_quietly(chunks):
             # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
             self._apply_mixed(chunks, prefill_tokens, duration_s, end_s)
             self._plan_decode_run(end_s, False)
         else:
             self._mixed = (chunks, prefill_tokens, duration_s)
-            self._wake_in(duration_s)
+            self._wake_at(end_s)
 
     def _ends_quietly(self, chunks: list[tuple[int, int, int]]) -> bool:
         """Will this iteration end with every prompt prefilled, nothing complete and room to decode on?"""
@@ -224,7 +223,7 @@ class Engine:
         duration_s = run.elapsed_s(iterations)
         self._run, self._run_start_s, self._run_batch = run, start_s, batch
         self._run_iterations, self._run_duration_s = iterations, duration_s
-        self._wake_in(start_s - self.env.now + duration_s)
+        self._wake_at(start_s + duration_s)
 
     # --- planning ----------------------------------------------------------------------------
     def _make_room_for_decode(self) -> bool:
@@ -289,10 +288,10 @@ class Engine:
             entry[1] = start + size
             if entry[1] == entry[0]:
                 self._finish_prefill(rid, end_s)
-        self._complete_finished()
+        self._complete_finished(end_s)
 
-    def _apply_decode_run(self, iterations: int, duration_s: float) -> None:
-        """End of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
+    def _apply_decode_run(self, iterations: int, duration_s: float, now_s: float) -> None:
+        """End (at ``now_s``) of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
         batch = self._run_batch
         tokens = batch * iterations
         self.step += iterations
@@ -304,22 +303,23 @@ class Engine:
         self.decode_tokens_done += tokens
         heap = self._finish_heap
         if heap and heap[0][0] <= self.step:
-            self._complete_finished()
+            self._complete_finished(now_s)
 
-    def _complete_finished(self) -> None:
+    def _complete_finished(self, now_s: float) -> None:
         heap, step = self._finish_heap, self.step
         while heap and heap[0][0] <= step:
-            self._complete(heapq.heappop(heap)[1])
+            self._complete(heapq.heappop(heap)[1], now_s)
 
     def settle(self) -> None:
         """At the end of the clock: apply the decode iterations that ended by now, sync the request table."""
         if self._run is not None:
             elapsed_s = self.env.now - self._run_start_s
-            done = self._run.iterations_to_reach(elapsed_s)
-            if self._run.elapsed_s(done) > elapsed_s:
+            done, duration_s = self._run.boundary(elapsed_s)
+            if duration_s > elapsed_s:
                 done -= 1
+                duration_s = self._run.elapsed_s(done)
             if done > 0:
-                self._apply_decode_run(done, self._run.elapsed_s(done))
+                self._apply_decode_run(done, duration_s, self._run_start_s + duration_s)
             self._run = None
         for rid, (finish, mark) in self.decoding.items():
             self._generated[rid] = self._output[rid] - (finish - self.step)
@@ -338,7 +338,7 @@ class Engine:
         self._generated[rid] = generated
         left = self._output[rid] - generated
         if left <= 0:
-            self._complete(rid)
+            self._complete(rid, now_s)
             return
         finish = self.step + left
         self.decoding[rid] = (finish, self.gpu_s_per_decode_token)
@@ -362,11 +362,11 @@ class Engine:
             generated = self._generated[rid]
         self.kv_used -= prompt + generated + self.kv_fixed
 
-    def _complete(self, rid: int) -> None:
-        """The request sampled its last token now (never inside a merged prefill iteration: see _ends_quietly)."""
+    def _complete(self, rid: int, now_s: float) -> None:
+        """The request sampled its last token at ``now_s`` (the end of the iteration that ends now)."""
         self._release(rid)
         self._status[rid] = _COMPLETED
-        self._finish_s[rid] = self.env.now
+        self._finish_s[rid] = now_s
         self.on_complete(rid)
 
     def _preempt(self, rid: int) -> None:

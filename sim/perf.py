@@ -59,8 +59,9 @@ class DecodeRun:
         j = k - cross
         return self.cross_s + self.a2 * j + self.q2 * j * (j - 1) / 2
 
-    def iterations_to_reach(self, elapsed_s: float) -> int:
-        """The smallest k >= 1 whose first k iterations take at least ``elapsed_s`` seconds."""
+    def boundary(self, elapsed_s: float) -> tuple[int, float]:
+        """The first iteration boundary at or after ``elapsed_s``: the smallest k >= 1 whose first k
+        iterations take at least ``elapsed_s`` seconds, and those seconds."""
         if self.cross is not None and elapsed_s > self.cross_s:
             base_k, x, a, q = self.cross, elapsed_s - self.cross_s, self.a2, self.q2
         else:
@@ -71,11 +72,16 @@ class DecodeRun:
         else:
             k = x / a
         k = max(1, base_k + math.ceil(k - 1e-9))
-        while self.elapsed_s(k) < elapsed_s:  # guard against rounding in the root
+        t = self.elapsed_s(k)
+        while t < elapsed_s:  # guard against rounding in the root
             k += 1
-        while k > 1 and self.elapsed_s(k - 1) >= elapsed_s:
-            k -= 1
-        return k
+            t = self.elapsed_s(k)
+        while k > 1:
+            before = self.elapsed_s(k - 1)
+            if before < elapsed_s:
+                break
+            k, t = k - 1, before
+        return k, t
 
 
 class PerformanceModel(Protocol):
@@ -161,7 +167,7 @@ class RooflinePerf:
         self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
         self._decode_constants: dict[int, tuple[float, float, float]] = {}
-        self._weight_bytes: dict[int, float] = {}
+        self._token_costs_cache: dict[int, tuple[float, float]] = {}
         # Communication per token, per GPU. Every layer all-reduces its attention output over the tp ranks
         # (ring: each rank sends 2(tp-1)/tp of the BF16 hidden state); dense MLPs all-reduce too. With
         # expert parallelism (ep > 1) a MoE layer instead exchanges tokens all-to-all: each rank dispatches
@@ -183,18 +189,24 @@ class RooflinePerf:
 
     def weight_bytes_read(self, tokens: int) -> float:
         """Weight bytes one GPU reads in an iteration of ``tokens`` tokens (experts: only those hit)."""
-        cached = self._weight_bytes.get(tokens)
-        if cached is None:
-            cached = self.fixed_weight_bytes
-            if self.model.is_moe:
-                cached += self.model.expected_distinct_experts(tokens) * self.expert_bytes_all_layers / self.tp
-            self._weight_bytes[tokens] = cached
-        return cached
+        read = self.fixed_weight_bytes
+        if self.model.is_moe:
+            read += self.model.expected_distinct_experts(tokens) * self.expert_bytes_all_layers / self.tp
+        return read
+
+    def _token_costs(self, tokens: int) -> tuple[float, float]:
+        """Seconds an iteration of ``tokens`` tokens spends reading weights, and communicating (cached)."""
+        costs = self._token_costs_cache[tokens] = (
+            self.weight_bytes_read(tokens) / self.hbm_bytes_per_s,
+            self.collective_s + tokens * self.comm_bytes_per_token / self.link_bytes_per_s,
+        )
+        return costs
 
     def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
         tokens = prefill_tokens + decode_tokens
+        weights_s, comm_s = self._token_costs_cache.get(tokens) or self._token_costs(tokens)
         gemm_flops = tokens * self.gemm_flops_per_token + decode_tokens * self.head_flops_per_token
-        t_gemm = max(gemm_flops / self.gemm_flops_per_s, self.weight_bytes_read(tokens) / self.hbm_bytes_per_s)
+        t_gemm = max(gemm_flops / self.gemm_flops_per_s, weights_s)
         attn_flops = (
             prefill_pairs * self.attn_pair_flops_prefill
             + prefill_tokens * self.window_flops_prefill
@@ -205,10 +217,7 @@ class RooflinePerf:
             decode_tokens + (prefill_tokens > 0)
         ) * self.kv_window_bytes
         t_attn = max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
-        return t_gemm + t_attn + self._comm_s(tokens) + self.overhead_s
-
-    def _comm_s(self, tokens: int) -> float:
-        return self.collective_s + tokens * self.comm_bytes_per_token / self.link_bytes_per_s
+        return t_gemm + t_attn + comm_s + self.overhead_s
 
     def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
         """Attention = max(compute line, memory line), each affine in the context, which grows by ``batch``."""
@@ -219,9 +228,10 @@ class RooflinePerf:
     def _decode_constants_for(self, batch: int) -> tuple[float, float, float]:
         """Parts of a decode iteration that depend on the batch only: GEMMs, all-reduces, overhead, windows."""
         gemm_flops = batch * (self.gemm_flops_per_token + self.head_flops_per_token)
-        t_gemm = max(gemm_flops / self.gemm_flops_per_s, self.weight_bytes_read(batch) / self.hbm_bytes_per_s)
+        weights_s, comm_s = self._token_costs_cache.get(batch) or self._token_costs(batch)
+        t_gemm = max(gemm_flops / self.gemm_flops_per_s, weights_s)
         constants = (
-            t_gemm + self._comm_s(batch) + self.overhead_s,
+            t_gemm + comm_s + self.overhead_s,
             batch * self.window_flops_decode / self.attn_flops_per_s,
             batch * self.kv_window_bytes / self.hbm_bytes_per_s,
         )

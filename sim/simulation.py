@@ -138,7 +138,7 @@ class Simulation:
     def _schedule_arrival(self) -> None:
         """Open loop: one event per request, at its arrival time, each scheduling the next."""
         if self._next_request < self.requests.n:
-            self.env.call_in(self._arrival_times[self._next_request] - self.env.now, self._on_arrival)
+            self.env.call_at(self._arrival_times[self._next_request], self._on_arrival)
 
     def _on_arrival(self, _event) -> None:
         rid = self._next_request

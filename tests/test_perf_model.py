@@ -52,8 +52,8 @@ def test_a_decode_run_in_closed_form_equals_its_iterations_one_by_one(model):
         for k in (1, 2, 17, 1000, 3000):
             assert run.elapsed_s(k) == pytest.approx(steps[k - 1], rel=1e-9)
         for j in range(0, 2999, 37):  # a moment inside iteration j + 1 (0-based): it is the (j + 2)-th to end
-            assert run.iterations_to_reach((steps[j] + steps[j + 1]) / 2) == j + 2
-        assert run.iterations_to_reach(steps[0] / 2) == 1
+            assert run.boundary((steps[j] + steps[j + 1]) / 2) == (j + 2, pytest.approx(steps[j + 1], rel=1e-9))
+        assert run.boundary(steps[0] / 2)[0] == 1
 
 
 def test_decode_runs_cross_from_memory_to_compute_bound_attention():
@@ -64,7 +64,7 @@ def test_decode_runs_cross_from_memory_to_compute_bound_attention():
     steps = np.cumsum([1.0 + max(5.0 + 0.1 * i, 0.3 * i) for i in range(100)])
     assert run.cross in (25, 26)  # the lines meet at i = 25: either side is exact
     np.testing.assert_allclose([run.elapsed_s(k) for k in range(1, 101)], steps, rtol=1e-12)
-    assert [run.iterations_to_reach(x) for x in (0.5, steps[24], steps[24] + 1e-9, steps[99])] == [1, 25, 26, 100]
+    assert [run.boundary(x)[0] for x in (0.5, steps[24], steps[24] + 1e-9, steps[99])] == [1, 25, 26, 100]
 
 
 def test_fp4_doubles_moe_gemm_rate_over_fp8():
