@@ -97,6 +97,17 @@ class WorkerConfig:
 
     tp: int = 8  # GPUs per worker (tensor-parallel width of attention and dense layers)
     ep: int = 0  # expert-parallel width of MoE layers (divides tp); 0 means ep = tp
+    dp_attn: bool = False  # attention data-parallel: each GPU attends for its own slice of the batch
+
+
+@dataclass
+class SpeculativeConfig:
+    """Speculative decoding by multi-token prediction (MTP): draft, then verify in one iteration."""
+
+    method: str = "none"  # none | mtp
+    draft_tokens: int = 3  # tokens drafted per request per decode iteration
+    acceptance_rate: float = 0.7  # chance a draft token is accepted given the previous one was
+    draft_layers: int = 1  # transformer layers of the draft (MTP) module, run once per draft token
 
 
 @dataclass
@@ -108,6 +119,7 @@ class EngineConfig:
     gpu_memory_utilization: float = 0.9  # fraction of HBM the engine may use
     activation_reserve_gb: float = 4.0  # per GPU, kept for activations and workspaces
     event_skipping: bool = True  # advance decode-only stretches in one event
+    speculative: SpeculativeConfig = field(default_factory=SpeculativeConfig)
 
 
 @dataclass
@@ -117,7 +129,7 @@ class PerfConfig:
     kind: str = "roofline"  # roofline | constant
     compute_efficiency: float = 0.6  # achieved / peak tensor FLOPS
     memory_efficiency: float = 0.9  # achieved / peak HBM bandwidth
-    comm_efficiency: float = 0.8  # achieved / peak link bandwidth
+    comm_efficiency: float = 0.8  # achieved / peak link bandwidth (scale-up and scale-out)
     collective_latency_s: float = 5e-6  # fixed latency of one collective (all-reduce, all-to-all)
     iteration_overhead_s: float = 5e-4  # scheduling, kernel launch, sampling per iteration
     constant_iteration_s: float = 0.02  # constant model: time of one iteration
@@ -146,6 +158,10 @@ class WorkloadConfig:
     output_tokens: int = 1024  # nominal output length L
     length_dist: str = "uniform"  # fixed | uniform (in [0.8 L, L]) | lognormal (median L)
     lognormal_sigma: float = 0.5
+    # Steady-state measurement: metrics count the requests completed between the completion of the
+    # first ``warmup_requests`` and the last arrival (after which the offered load drains away).
+    steady_state: bool = False
+    warmup_requests: int = 0
     slo: SloConfig = field(default_factory=SloConfig)
 
 
@@ -154,6 +170,8 @@ class FleetConfig:
     """Racks of one platform, carved into workers, behind one router."""
 
     racks: int = 1
+    workers: int = 0  # aggregated (or, disaggregated, decode) workers; 0: as many as the racks hold
+    prefill_workers: int = 0  # > 0: disaggregated serving, with this many prefill-only workers
     router: str = "least_outstanding"  # round_robin | least_outstanding
     max_queue_per_worker: int = 0  # requests waiting per worker before new ones are dropped; 0: no limit
 
@@ -196,7 +214,8 @@ class SimConfig:
     platform: PlatformConfig = field(default_factory=PlatformConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
-    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)  # aggregated, or decode when disaggregated
+    prefill_worker: WorkerConfig = field(default_factory=WorkerConfig)  # prefill pool (fleet.prefill_workers > 0)
     engine: EngineConfig = field(default_factory=EngineConfig)
     perf: PerfConfig = field(default_factory=PerfConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)

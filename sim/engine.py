@@ -44,6 +44,7 @@ import simpy
 from sim.config import EngineConfig
 from sim.perf import DecodeRun, PerformanceModel
 from sim.requests import RequestTable, Status
+from sim.speculative import Speculation
 
 _QUEUED, _RUNNING, _COMPLETED = int(Status.QUEUED), int(Status.RUNNING), int(Status.COMPLETED)
 
@@ -63,6 +64,8 @@ class Engine:
         requests: RequestTable,
         on_complete: Callable[[int], None],
         horizon_s: float = float("inf"),
+        spec: Speculation | None = None,
+        role: str = "aggregated",
     ):
         self.env = env
         self.worker_id = worker_id
@@ -82,13 +85,19 @@ class Engine:
         self._gpu_s = requests.gpu_s
         self._first_token_s = requests.first_token_s
         self._finish_s = requests.finish_s
-        self.on_complete = on_complete
+        self.on_complete = on_complete  # a request completed (prefill role: its prefill is done)
         self.horizon_s = horizon_s  # the clock stops here: work ending later stays in progress
+        self.spec = spec or Speculation(cfg.speculative)
+        self.tokens_per_iteration = self.spec.mean_tokens  # context growth per decode request per iteration
+        self._spec_z = requests.spec_z
+        self.prefill_only = role == "prefill"  # hands every request over at the end of its prefill
+        self.kv_ready: set[int] = set()  # decode role: requests whose KV cache arrived from a prefill worker
 
         self.queue: deque[int] = deque()
         self.admitted: dict[int, None] = {}  # running requests in admission order (last: first to preempt)
         self.prefilling: dict[int, list[int]] = {}  # rid -> [prompt tokens, tokens prefilled], FIFO
-        self.decoding: dict[int, tuple[int, float]] = {}  # rid -> (finish step, gpu_s_per_token when it joined)
+        # rid -> (finish step, gpu_s_per_decode_token when it joined, step when it joined, tokens left then)
+        self.decoding: dict[int, tuple[int, float, int, int]] = {}
         self._finish_heap: list[tuple[int, int]] = []  # (finish step, rid) of every decoding request
         self.step = 0  # decode iterations run so far
         self.gpu_s_per_decode_token = 0.0  # cumulative GPU-seconds charged to one decode token per iteration
@@ -126,8 +135,14 @@ class Engine:
     def queued(self) -> int:
         return len(self.queue)
 
-    def submit(self, rid: int) -> None:
-        """Put a request in this worker's queue; make sure the engine looks at it at its next boundary."""
+    def submit(self, rid: int, kv_ready: bool = False) -> None:
+        """Put a request in this worker's queue; make sure the engine looks at it at its next boundary.
+
+        ``kv_ready``: its prompt was prefilled elsewhere and its KV cache transferred here, so it joins
+        the decode batch directly when admitted.
+        """
+        if kv_ready:
+            self.kv_ready.add(rid)
         self.queue.append(rid)
         self._worker_of[rid] = self.worker_id
         self._status[rid] = _QUEUED
@@ -172,11 +187,12 @@ class Engine:
             self._busy = False
             return
         batch = len(self.decoding)
-        preempted = batch > 0 and self.kv_used + batch > self.kv_capacity and self._make_room_for_decode()
-        batch = len(self.decoding)
+        growth = batch * self.tokens_per_iteration
+        preempted = batch > 0 and self.kv_used + growth > self.kv_capacity and self._make_room_for_decode()
         chunks = self._prefill_chunks() if self.prefilling else []
         if queue and not preempted:
-            chunks += self._admit(sum(c for _, _, c in chunks) if chunks else 0)
+            chunks += self._admit(sum(c for _, _, c in chunks) if chunks else 0, now_s)
+        batch = len(self.decoding)
         if not chunks:
             if not batch:
                 raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
@@ -189,7 +205,8 @@ class Engine:
             kv_read += start + size
         duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
         end_s = now_s + duration_s
-        if self.event_skipping and not preempted and not queue and end_s < self.horizon_s and self._ends_quietly(chunks):
+        quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s
+        if quiet and self._ends_quietly(chunks):
             # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
             self._apply_mixed(chunks, prefill_tokens, duration_s, end_s)
             self._plan_decode_run(end_s, False)
@@ -209,7 +226,7 @@ class Engine:
         batch = len(self.decoding)
         if batch and self._finish_heap[0][0] == self.step + 1:
             return False
-        return self.kv_used + 2 * batch + len(chunks) <= self.kv_capacity
+        return self.kv_used + (2 * batch + len(chunks)) * self.tokens_per_iteration <= self.kv_capacity
 
     def _plan_decode_run(self, start_s: float, preempted: bool) -> None:
         """Plan decode-only iterations from ``start_s``: until a completion or a full cache (or just one)."""
@@ -218,7 +235,8 @@ class Engine:
         if preempted or not self.event_skipping:
             iterations = 1
         else:
-            iterations = min(self._finish_heap[0][0] - self.step, int((self.kv_capacity - self.kv_used) // batch))
+            room = int((self.kv_capacity - self.kv_used) // (batch * self.tokens_per_iteration))
+            iterations = min(self._finish_heap[0][0] - self.step, room)
             self._interruptible = not self.queue and len(self.admitted) < self.max_batch
         duration_s = run.elapsed_s(iterations)
         self._run, self._run_start_s, self._run_batch = run, start_s, batch
@@ -229,7 +247,7 @@ class Engine:
     def _make_room_for_decode(self) -> bool:
         """Preempt the most recently admitted requests until this iteration's decode growth fits."""
         preempted = False
-        while self.decoding and self.kv_used + len(self.decoding) > self.kv_capacity:
+        while self.decoding and self.kv_used + len(self.decoding) * self.tokens_per_iteration > self.kv_capacity:
             self._preempt(next(reversed(self.admitted)))
             preempted = True
         return preempted
@@ -246,22 +264,35 @@ class Engine:
             budget -= size
         return chunks
 
-    def _admit(self, tokens_planned: int) -> list[tuple[int, int, int]]:
-        """Admit queued requests (FIFO) while batch slots, token budget and KV cache allow."""
+    def _admit(self, tokens_planned: int, now_s: float) -> list[tuple[int, int, int]]:
+        """Admit queued requests (FIFO) while batch slots, token budget and KV cache allow.
+
+        A request to prefill reserves its prompt and the slot of the token its prefill samples; one
+        whose KV cache was transferred here reserves what it holds and joins the decode batch.
+        """
+        mu = self.tokens_per_iteration
         budget = self.max_tokens - len(self.decoding) - tokens_planned
         chunks = []
-        growth = len(self.decoding)
+        growth = len(self.decoding) * mu
+        kv_ready = self.kv_ready
         while self.queue and budget > 0 and len(self.admitted) < self.max_batch:
             rid = self.queue[0]
             prompt = self._input[rid] + self._generated[rid]
-            reserve = prompt + 1 + self.kv_fixed
+            ready = rid in kv_ready
+            reserve = prompt + self.kv_fixed + (0 if ready else 1)
             if self.kv_used + growth + reserve > self.kv_capacity:
                 break
             self.queue.popleft()
             self.kv_used += reserve
             self.admitted[rid] = None
-            self.prefilling[rid] = [prompt, 0]
             self._status[rid] = _RUNNING
+            if ready:
+                kv_ready.discard(rid)
+                self._join_decode(rid)
+                growth += mu
+                budget -= 1
+                continue
+            self.prefilling[rid] = [prompt, 0]
             size = min(prompt, budget)
             chunks.append((rid, 0, size))
             budget -= size
@@ -279,8 +310,9 @@ class Engine:
         if batch:
             self.step += 1
             self.gpu_s_per_decode_token += gpu_s_per_token
-            self.kv_used += batch
-            self.decode_context += batch
+            growth = batch * self.tokens_per_iteration
+            self.kv_used += growth
+            self.decode_context += growth
         gpu_s = self._gpu_s
         for rid, start, size in chunks:
             gpu_s[rid] += gpu_s_per_token * size
@@ -293,14 +325,14 @@ class Engine:
     def _apply_decode_run(self, iterations: int, duration_s: float, now_s: float) -> None:
         """End (at ``now_s``) of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
         batch = self._run_batch
-        tokens = batch * iterations
         self.step += iterations
         self.gpu_s_per_decode_token += self.gpus * duration_s / batch
-        self.kv_used += tokens
-        self.decode_context += tokens
+        growth = batch * iterations * self.tokens_per_iteration
+        self.kv_used += growth
+        self.decode_context += growth
         self.busy_s += duration_s
         self.iterations += iterations
-        self.decode_tokens_done += tokens
+        self.decode_tokens_done += batch * iterations
         heap = self._finish_heap
         if heap and heap[0][0] <= self.step:
             self._complete_finished(now_s)
@@ -321,14 +353,15 @@ class Engine:
             if done > 0:
                 self._apply_decode_run(done, duration_s, self._run_start_s + duration_s)
             self._run = None
-        for rid, (finish, mark) in self.decoding.items():
-            self._generated[rid] = self._output[rid] - (finish - self.step)
+        for rid, (finish, mark, joined, left) in self.decoding.items():
+            self._generated[rid] = self._generated_at(rid, finish, joined, left)
             self._gpu_s[rid] += self.gpu_s_per_decode_token - mark
-            self.decoding[rid] = (finish, self.gpu_s_per_decode_token)
+            self.decoding[rid] = (finish, self.gpu_s_per_decode_token, joined, left)
 
     # --- request transitions -------------------------------------------------------------------
     def _finish_prefill(self, rid: int, now_s: float) -> None:
-        """The last chunk sampled a token: the request joins the decode batch (or is done)."""
+        """The last chunk sampled a token: the request joins the decode batch (or is done, or, on a
+        prefill worker, leaves for a decode worker)."""
         del self.prefilling[rid]
         self.prefills_done += 1
         generated = self._generated[rid]
@@ -336,14 +369,32 @@ class Engine:
             self._first_token_s[rid] = now_s
         generated += 1
         self._generated[rid] = generated
-        left = self._output[rid] - generated
-        if left <= 0:
+        if generated >= self._output[rid]:
             self._complete(rid, now_s)
-            return
-        finish = self.step + left
-        self.decoding[rid] = (finish, self.gpu_s_per_decode_token)
+        elif self.prefill_only:
+            self._release(rid)
+            self._status[rid] = _QUEUED
+            self.on_complete(rid)
+        else:
+            self._join_decode(rid)
+
+    def _join_decode(self, rid: int) -> None:
+        """The request decodes from the next iteration on; its finish step is known now."""
+        generated = self._generated[rid]
+        left = self._output[rid] - generated
+        finish = self.step + self.spec.iterations(left, self._spec_z[rid])
+        self.decoding[rid] = (finish, self.gpu_s_per_decode_token, self.step, left)
         heapq.heappush(self._finish_heap, (finish, rid))
         self.decode_context += self._input[rid] + generated
+
+    def _generated_at(self, rid: int, finish: int, joined: int, left: int) -> int:
+        """Tokens a decoding request has generated by the current step (its share of its iterations)."""
+        iterations = finish - joined
+        return self._output[rid] - left + (left * (self.step - joined)) // iterations
+
+    def _held_tokens(self, rid: int, joined: int, left: int) -> float:
+        """Context a decoding request holds: its prompt and tokens at joining, plus the mean yield since."""
+        return self._input[rid] + self._output[rid] - left + (self.step - joined) * self.tokens_per_iteration
 
     def _release(self, rid: int) -> None:
         """Free a running request's batch slot and KV cache; write back its tokens and cost."""
@@ -351,16 +402,16 @@ class Engine:
         prompt = self._input[rid]
         entry = self.decoding.pop(rid, None)
         if entry is not None:
-            finish, mark = entry
-            generated = self._output[rid] - (finish - self.step)
-            self._generated[rid] = generated
+            finish, mark, joined, left = entry
+            self._generated[rid] = self._generated_at(rid, finish, joined, left)
             self._gpu_s[rid] += self.gpu_s_per_decode_token - mark
-            self.decode_context -= prompt + generated
+            held = self._held_tokens(rid, joined, left)
+            self.decode_context -= held
         elif self.prefilling.pop(rid, None) is not None:  # its first-token slot was reserved too
-            generated = self._generated[rid] + 1
-        else:  # completed at the end of its prefill
-            generated = self._generated[rid]
-        self.kv_used -= prompt + generated + self.kv_fixed
+            held = prompt + self._generated[rid] + 1
+        else:  # completed (or handed over) at the end of its prefill
+            held = prompt + self._generated[rid]
+        self.kv_used -= held + self.kv_fixed
 
     def _complete(self, rid: int, now_s: float) -> None:
         """The request sampled its last token at ``now_s`` (the end of the iteration that ends now)."""
@@ -375,11 +426,12 @@ class Engine:
         if rid in self.prefilling:
             processed = self.prefilling[rid][1]
         else:  # its prompt, and every generated token but the last, went through the model
-            finish, _ = self.decoding[rid]
-            processed = self._input[rid] + self._output[rid] - (finish - self.step) - 1
+            finish, _, joined, left = self.decoding[rid]
+            processed = self._input[rid] + self._generated_at(rid, finish, joined, left) - 1
             self._finish_heap.remove((finish, rid))  # rare: O(batch) is fine
             heapq.heapify(self._finish_heap)
         self._release(rid)
+        self.kv_ready.discard(rid)  # recomputed here if it was transferred
         req.status[rid] = _QUEUED
         req.preemptions[rid] += 1
         req.recomputed_tokens[rid] += processed

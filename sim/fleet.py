@@ -1,7 +1,10 @@
 """The fleet: racks of one platform carved into workers, and the memory each worker has for KV cache.
 
 ``fleet.racks`` racks of ``platform.gpus_per_rack`` GPUs are cut into workers of ``worker.tp`` GPUs
-each (GPUs left over are powered and paid for but serve nothing). A worker holds one model replica:
+each (GPUs left over are powered and paid for but serve nothing), or ``fleet.workers`` gives the
+number of workers outright (the fleet is then exactly their GPUs). With ``fleet.prefill_workers`` the
+fleet is disaggregated: that many prefill-only workers of ``prefill_worker.tp`` GPUs, the rest decode
+workers. A worker holds one model replica:
 its HBM, less the engine's headroom, less the weights, less an activation reserve, is KV cache.
 Whether the model fits, and whether the longest request fits in the cache, is checked here, before any
 simulation runs.
@@ -9,12 +12,13 @@ simulation runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig
 from sim.hardware import Platform
 from sim.models import ModelArch
-from sim.precision import Precision
+from sim.perf import kv_shards
+from sim.precision import BYTES_PER_ELEMENT, Precision
 
 
 @dataclass(frozen=True)
@@ -36,14 +40,19 @@ def heads_split_evenly(model: ModelArch, tp: int) -> bool:
     return model.cfg.q_heads % tp == 0 and (model.is_mla or kv_heads % tp == 0 or tp % kv_heads == 0)
 
 
-def worker_memory(platform: Platform, model: ModelArch, precision: Precision, tp: int, engine: EngineConfig) -> WorkerMemory:
-    """Memory budget of a worker of ``tp`` GPUs (weights spread evenly over them)."""
+def worker_memory(platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, engine: EngineConfig) -> WorkerMemory:
+    """Memory budget of one GPU of a worker: routed experts spread over its ``tp`` GPUs, the other
+    weights too (tensor-parallel attention) or on every GPU (``dp_attn``)."""
+    tp = worker.tp
     usable = platform.memory_bytes * engine.gpu_memory_utilization
-    weights = model.weight_bytes(precision.weight_dtype) / tp
+    wb = BYTES_PER_ELEMENT[precision.weight_dtype]
+    replicated = model.non_expert_params * wb + model.embedding_params * 2.0
+    weights = model.routed_expert_params * wb / tp + (replicated if worker.dp_attn else replicated / tp)
     activations = engine.activation_reserve_gb * 1e9
     kv = usable - weights - activations
-    per_token = model.kv_bytes_per_token(precision.kv_dtype) / model.kv_shards(tp)
-    fixed = model.kv_bytes_fixed_per_request(precision.kv_dtype) / model.kv_shards(tp)
+    shards = kv_shards(model, worker)
+    per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
+    fixed = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
     return WorkerMemory(usable, weights, activations, kv, per_token, max(kv, 0.0) / per_token, fixed / per_token)
 
 
@@ -53,43 +62,73 @@ def check_fits(
     """The worker's memory budget, or a :class:`ConfigError` saying what does not fit and what would."""
 
     def holds_longest(tp: int) -> bool:
-        mem = worker_memory(platform, model, precision, tp, engine)
+        mem = worker_memory(platform, model, precision, replace(worker, tp=tp, ep=0), engine)
         return mem.kv_capacity_tokens >= longest_request_tokens + 1 + mem.kv_fixed_tokens
 
-    mem = worker_memory(platform, model, precision, worker.tp, engine)
-    if holds_longest(worker.tp):
+    mem = worker_memory(platform, model, precision, worker, engine)
+    if mem.kv_capacity_tokens >= longest_request_tokens + 1 + mem.kv_fixed_tokens:
         return mem
     larger = (tp for tp in (2, 4, 8, 16, 32, 64, 128) if tp > worker.tp and heads_split_evenly(model, tp))
     better = next((tp for tp in larger if holds_longest(tp)), None)
     hint = f"use worker.tp={better} (the smallest that fits)" if better else "no tp up to 128 fits: use a lower precision or a larger-memory platform"
     if mem.kv_bytes_per_gpu <= 0:
         raise ConfigError(
-            f"model {model.name} at {precision.name} does not fit on a worker of {worker.tp} x {platform.name}: "
+            f"model {model.name} at {precision.name} does not fit on a worker of {worker.tp} x {platform.name}"
+            f"{' with dp_attn' if worker.dp_attn else ''}: "
             f"each GPU needs {mem.weight_bytes_per_gpu / 1e9:.1f} GB of weights + {mem.activation_bytes_per_gpu / 1e9:.1f} GB "
             f"of activations but has {mem.usable_bytes_per_gpu / 1e9:.1f} GB usable "
             f"({model.weight_bytes(precision.weight_dtype) / 1e9:.0f} GB of weights in all); {hint}"
         )
     raise ConfigError(
         f"the KV cache of a worker of {worker.tp} x {platform.name} holds {mem.kv_capacity_tokens:.0f} tokens of "
-        f"{model.name}, but the longest request needs {longest_request_tokens + 1 + mem.kv_fixed_tokens:.0f}; "
-        f"shorten the workload's lengths or {hint}"
+        f"{model.name} ({mem.kv_bytes_per_gpu / 1e9:.1f} GB per GPU), but the longest request needs "
+        f"{longest_request_tokens + 1 + mem.kv_fixed_tokens:.0f}; shorten the workload's lengths or {hint}"
     )
 
 
-def validate_layout(platform: Platform, model: ModelArch, worker: WorkerConfig, engine: EngineConfig, fleet: FleetConfig) -> int:
-    """Check the parallel layout and the fleet; return the number of workers."""
+def validate_worker(model: ModelArch, worker: WorkerConfig, key: str = "worker") -> None:
+    """Check one worker's parallel layout; ``key`` names it in messages (worker, prefill_worker)."""
     if worker.tp <= 0:
-        raise ConfigError(f"worker.tp={worker.tp} must be a positive number of GPUs")
+        raise ConfigError(f"{key}.tp={worker.tp} must be a positive number of GPUs")
     ep = worker.ep or worker.tp
     if ep < 0 or worker.tp % ep:
-        raise ConfigError(f"worker.ep={worker.ep} must divide worker.tp={worker.tp} (or be 0 for ep = tp)")
+        raise ConfigError(f"{key}.ep={worker.ep} must divide {key}.tp={worker.tp} (or be 0 for ep = tp)")
     if model.is_moe and model.cfg.n_routed_experts % ep:
-        raise ConfigError(f"worker.ep={ep} must divide the {model.cfg.n_routed_experts} experts of {model.name}")
+        raise ConfigError(f"{key}.ep={ep} must divide the {model.cfg.n_routed_experts} experts of {model.name}")
+    if worker.dp_attn and (not model.is_moe or ep != worker.tp):
+        raise ConfigError(
+            f"{key}.dp_attn=true needs a mixture-of-experts model with its experts spread over the whole "
+            f"worker ({key}.ep = {key}.tp or 0); {model.name} with tp={worker.tp}, ep={ep} does not qualify"
+        )
     if not heads_split_evenly(model, worker.tp):
         raise ConfigError(
-            f"worker.tp={worker.tp} must divide the {model.cfg.q_heads} attention heads of {model.name}"
+            f"{key}.tp={worker.tp} must divide the {model.cfg.q_heads} attention heads of {model.name}"
             + ("" if model.is_mla else f" and divide, or be a multiple of, its {model.cfg.kv_heads} KV heads")
         )
+
+
+@dataclass(frozen=True)
+class Pools:
+    """The workers of the fleet: aggregated ones, or prefill and decode pools (disaggregated)."""
+
+    workers: int  # aggregated workers, or decode workers when disaggregated
+    prefill_workers: int  # 0: aggregated serving
+    gpus: int  # GPUs of the fleet (whole racks when the racks set the worker count)
+
+    @property
+    def disaggregated(self) -> bool:
+        return self.prefill_workers > 0
+
+
+def validate_layout(
+    platform: Platform, model: ModelArch, worker: WorkerConfig, prefill_worker: WorkerConfig, engine: EngineConfig, fleet: FleetConfig
+) -> Pools:
+    """Check the parallel layouts and the fleet; return its pools of workers."""
+    validate_worker(model, worker)
+    if fleet.prefill_workers < 0 or fleet.workers < 0:
+        raise ConfigError("fleet.workers and fleet.prefill_workers must be >= 0 (0 workers: fill the racks)")
+    if fleet.prefill_workers:
+        validate_worker(model, prefill_worker, "prefill_worker")
     if fleet.racks <= 0:
         raise ConfigError(f"fleet.racks={fleet.racks} must be a positive integer")
     if fleet.router not in ("round_robin", "least_outstanding"):
@@ -103,10 +142,15 @@ def validate_layout(platform: Platform, model: ModelArch, worker: WorkerConfig, 
         )
     if not 0 < engine.gpu_memory_utilization <= 1 or engine.activation_reserve_gb < 0:
         raise ConfigError("engine.gpu_memory_utilization must be in (0, 1] and engine.activation_reserve_gb >= 0")
+    prefill_gpus = fleet.prefill_workers * prefill_worker.tp
+    if fleet.workers:  # an explicit deployment: exactly its workers' GPUs
+        return Pools(fleet.workers, fleet.prefill_workers, fleet.workers * worker.tp + prefill_gpus)
     gpus = fleet.racks * platform.gpus_per_rack
-    if gpus < worker.tp:
+    if gpus < prefill_gpus + worker.tp:
         raise ConfigError(
-            f"{fleet.racks} rack(s) of {platform.name} have {gpus} GPUs, fewer than one worker of worker.tp={worker.tp}; "
-            f"raise fleet.racks to {-(-worker.tp // platform.gpus_per_rack)} or lower worker.tp"
+            f"{fleet.racks} rack(s) of {platform.name} have {gpus} GPUs, fewer than "
+            + (f"{fleet.prefill_workers} prefill worker(s) of {prefill_worker.tp} GPUs plus " if prefill_gpus else "")
+            + f"one worker of worker.tp={worker.tp}; raise fleet.racks to "
+            f"{-(-(prefill_gpus + worker.tp) // platform.gpus_per_rack)} or use smaller workers"
         )
-    return gpus // worker.tp
+    return Pools((gpus - prefill_gpus) // worker.tp, fleet.prefill_workers, gpus)

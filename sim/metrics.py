@@ -1,7 +1,9 @@
 """Summaries of a run: the scalar metrics of ``metrics.json``, with units in their names.
 
 Throughput counts input plus output tokens of completed requests over the simulated time
-(``sim_time_s``, from 0 to the end of the run, drain included). Latency percentiles are over completed
+(``sim_time_s``, from 0 to the end of the run, drain included), or, with ``workload.steady_state``, of
+the requests completed in the measurement window (after the warm-up requests, up to the last arrival)
+over its length (``measured_s``); the latency figures then cover the same requests. Latency percentiles are over completed
 requests. TPOT is a request's mean time per output token after the first. A request meets the SLO if it
 completed within both limits; ``slo_attainment`` is over every request that arrived (dropped and
 unfinished ones miss it).
@@ -39,10 +41,21 @@ def slo_met(requests: RequestTable, slo: SloConfig) -> np.ndarray:
         return (requests.status == Status.COMPLETED) & (ttft <= slo.ttft_s) & tpot_ok
 
 
-def latency_and_tokens(requests: RequestTable, slo: SloConfig, sim_time_s: float, gpus: int) -> dict[str, float]:
-    """Token counts, throughput and latency percentiles of a run."""
+def latency_and_tokens(
+    requests: RequestTable, slo: SloConfig, sim_time_s: float, gpus: int, window_s: tuple[float, float] | None = None
+) -> dict[str, float]:
+    """Token counts, throughput and latency percentiles of a run, or of the requests completed within
+    ``window_s`` (steady state: throughput is their tokens over the window's length)."""
     done = requests.status == Status.COMPLETED
     arrived = requests.status != Status.NOT_ARRIVED
+    duration_s = sim_time_s
+    if window_s is not None:
+        start_s, end_s = window_s
+        with np.errstate(invalid="ignore"):
+            in_window = (requests.finish_s > start_s) & (requests.finish_s <= end_s)
+        done &= in_window
+        arrived &= in_window
+        duration_s = end_s - start_s
     tokens = requests.input_tokens + requests.output_tokens
     ttft = (requests.first_token_s - requests.arrival_s)[done]
     e2e = (requests.finish_s - requests.arrival_s)[done]
@@ -50,7 +63,7 @@ def latency_and_tokens(requests: RequestTable, slo: SloConfig, sim_time_s: float
     met = slo_met(requests, slo)
     input_tokens = int(requests.input_tokens[done].sum())
     output_tokens = int(requests.output_tokens[done].sum())
-    throughput = (input_tokens + output_tokens) / sim_time_s if sim_time_s > 0 else 0.0
+    throughput = (input_tokens + output_tokens) / duration_s if duration_s > 0 else 0.0
     tpot_p50 = percentile(tpot, 50)
     return {
         "requests_total": int(requests.n),
@@ -62,8 +75,9 @@ def latency_and_tokens(requests: RequestTable, slo: SloConfig, sim_time_s: float
         "output_tokens": output_tokens,
         "gpus": gpus,
         "sim_time_s": sim_time_s,
+        "measured_s": duration_s,
         "throughput_tok_s": throughput,
-        "output_tok_s": output_tokens / sim_time_s if sim_time_s > 0 else 0.0,
+        "output_tok_s": output_tokens / duration_s if duration_s > 0 else 0.0,
         "tput_per_gpu_tok_s": throughput / gpus,
         "ttft_s_mean": float(ttft.mean()) if ttft.size else float("nan"),
         "ttft_s_p50": percentile(ttft, 50),
@@ -75,7 +89,7 @@ def latency_and_tokens(requests: RequestTable, slo: SloConfig, sim_time_s: float
         "e2e_s_p99": percentile(e2e, 99),
         "interactivity_tok_s_user": 1.0 / tpot_p50 if tpot_p50 > 0 else float("nan"),
         "slo_attainment": float(met.sum() / arrived.sum()) if arrived.any() else float("nan"),
-        "goodput_tok_s": float(tokens[met].sum()) / sim_time_s if sim_time_s > 0 else 0.0,
+        "goodput_tok_s": float(tokens[met & done].sum()) / duration_s if duration_s > 0 else 0.0,
         "preemptions": int(requests.preemptions.sum()),
         "recomputed_tokens": int(requests.recomputed_tokens.sum()),
     }

@@ -24,10 +24,11 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from sim.config import ConfigError, EngineConfig, PerfConfig, WorkerConfig
+from sim.config import ConfigError, EngineConfig, PerfConfig, SpeculativeConfig, WorkerConfig
 from sim.hardware import Platform
 from sim.models import ModelArch
 from sim.precision import Precision
+from sim.speculative import Speculation
 
 
 class DecodeRun:
@@ -128,18 +129,42 @@ class ConstantPerf:
 
 
 class RooflinePerf:
-    """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes and efficiencies."""
+    """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes, layout and efficiencies.
 
-    def __init__(self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig):
+    Times are those of the busiest GPU of the worker. Per GPU, each GEMM group (the non-expert layers,
+    the routed experts, the output head) takes the larger of its FLOPs over the tensor-core rate and its
+    weight bytes over HBM bandwidth; attention the larger of its FLOPs and the KV bytes it reads.
+
+    Layout. With tensor-parallel attention every GPU holds 1/tp of the non-expert weights and reads
+    the whole MLA latent (GQA: its share of the KV heads); each layer all-reduces its output. With
+    ``dp_attn`` every GPU holds all non-expert weights and attends for its own 1/tp of the requests
+    (the busiest holds ⌈B/tp⌉ of B), so it reads only their KV cache, and no all-reduce is needed. The
+    routed experts are split over ``ep`` groups; a MoE layer moves each token to its top-k experts and
+    back (all-to-all), and waits for the busiest group: with N = T·k routings of T tokens over ``ep``
+    groups, the expected maximum load is about N/ep·(1 + √(2·ln(ep)·(ep−1)/N)) (the normal tail of a
+    multinomial). The weight bytes of the experts are those of the experts the tokens hit.
+
+    Speculative decoding (MTP) makes each decode request ``1 + d`` query tokens for the main model and
+    adds ``d`` sequential passes of the draft module (``draft_layers`` layers plus the head) at one token
+    per request.
+    """
+
+    def __init__(
+        self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
+    ):
         for key in ("compute_efficiency", "memory_efficiency", "comm_efficiency"):
             value = getattr(cfg, key)
             if not 0 < value <= 1:
                 raise ConfigError(f"perf.{key}={value} must be in (0, 1]")
         if cfg.iteration_overhead_s < 0 or cfg.collective_latency_s < 0:
             raise ConfigError("perf.iteration_overhead_s and perf.collective_latency_s must be non-negative")
+        spec = spec or Speculation(SpeculativeConfig())
         tp = worker.tp
-        self.tp = tp
+        ep = worker.ep or tp if model.is_moe else 1
+        dp = worker.dp_attn
+        self.tp, self.ep, self.dp_attn = tp, ep, dp
         self.model = model
+        self.spec = spec
         self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * cfg.compute_efficiency
         # Attention kernels run in BF16 (the KV cache is dequantised on load).
         self.attn_flops_per_s = platform.peak_flops("bf16") * cfg.compute_efficiency
@@ -147,116 +172,188 @@ class RooflinePerf:
         self.link_bytes_per_s = platform.link_bytes_per_s(tp) * cfg.comm_efficiency
         self.overhead_s = cfg.iteration_overhead_s
 
-        # Per-GPU constants: the work of the worker is spread evenly over its tp GPUs.
+        # Per GPU. Read every iteration: the non-expert weights (all of them with dp_attn, 1/tp without)
+        # and the BF16 output head for sampled tokens; the input embedding is only looked up.
         wb = precision.weight_bytes
-        # Read every iteration: the layers' non-expert weights and the BF16 output head; the input
-        # embedding is only looked up, one row per token.
-        self.fixed_weight_bytes = (model.non_expert_params * wb + model.head_params * 2.0) / tp
-        self.expert_bytes_all_layers = model.moe_layers * model.expert_params * wb  # one expert, all MoE layers
-        self.gemm_flops_per_token = model.gemm_flops_per_token / tp
+        replicas = 1 if dp else tp
+        self.dense_flops_per_token = 2.0 * model.non_expert_params / tp
+        self.dense_bytes = model.non_expert_params * wb / replicas
         self.head_flops_per_token = model.head_flops_per_sampled_token / tp
+        self.head_bytes = model.head_params * 2.0 / replicas
+        self.expert_flops_per_routing = 2.0 * model.moe_layers * model.expert_params / tp
+        self.expert_bytes = model.moe_layers * model.expert_params * wb / tp  # one expert (all layers), per GPU
         self.attn_pair_flops_prefill = model.attention_flops_per_pair(decode=False) / tp
         self.attn_pair_flops_decode = model.attention_flops_per_pair(decode=True) / tp
         self.window_flops_prefill = model.window_attention_flops_per_token(decode=False) / tp
         self.window_flops_decode = model.window_attention_flops_per_token(decode=True) / tp
-        # MLA caches one latent per token shared by all heads: every tensor-parallel rank reads all of
-        # it. GQA shards KV heads over ranks (replicated once tp exceeds the KV heads).
-        shards = model.kv_shards(tp)
+        shards = kv_shards(model, worker)
         self.kv_bytes_per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
         self.kv_window_bytes = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
-        self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
-        self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
-        self._decode_constants: dict[int, tuple[float, float, float]] = {}
-        self._token_costs_cache: dict[int, tuple[float, float]] = {}
-        # Communication per token, per GPU. Every layer all-reduces its attention output over the tp ranks
-        # (ring: each rank sends 2(tp-1)/tp of the BF16 hidden state); dense MLPs all-reduce too. With
-        # expert parallelism (ep > 1) a MoE layer instead exchanges tokens all-to-all: each rank dispatches
-        # its 1/tp share of the tokens to their top-k experts and receives their outputs back, the
-        # (ep-1)/ep of them held by other ranks crossing the link; without it, MoE layers all-reduce.
-        ep = worker.ep or tp
+
+        # Communication per token, per GPU. Tensor-parallel attention all-reduces every layer's output
+        # (ring: each rank sends 2(tp-1)/tp of the BF16 hidden state), and dense MLPs theirs. With
+        # expert parallelism (ep > 1) a MoE layer exchanges tokens all-to-all: each rank dispatches its
+        # 1/tp share of the tokens to their top-k experts and receives their outputs back, the
+        # (ep-1)/ep held by other groups crossing the link; without it, MoE layers all-reduce.
         hidden, layers = model.cfg.hidden, model.cfg.layers
         allreduce_bytes = 2 * (tp - 1) / tp * hidden * 2.0 if tp > 1 else 0.0
         if model.is_moe and ep > 1:
             exchanged = model.moe_dispatch_bytes_per_token(precision.activation_dtype) + model.moe_combine_bytes_per_token()
-            moe_bytes = exchanged / tp * (ep - 1) / ep
+            self.moe_comm_bytes_per_token = exchanged / tp * (ep - 1) / ep
             moe_collectives = 2 * model.moe_layers
+            moe_allreduce = 0.0
         else:
-            moe_bytes = model.moe_layers * allreduce_bytes
+            self.moe_comm_bytes_per_token = 0.0
+            moe_allreduce = model.moe_layers * allreduce_bytes
             moe_collectives = model.moe_layers if tp > 1 else 0
-        self.comm_bytes_per_token = (layers + model.dense_layers) * allreduce_bytes + moe_bytes
-        collectives = (layers + model.dense_layers if tp > 1 else 0) + moe_collectives
+        if dp:
+            self.allreduce_bytes_per_token = 0.0
+            collectives = moe_collectives
+        else:
+            self.allreduce_bytes_per_token = (layers + model.dense_layers) * allreduce_bytes + moe_allreduce
+            collectives = (layers + model.dense_layers if tp > 1 else 0) + moe_collectives
         self.collective_s = collectives * cfg.collective_latency_s
 
+        # Speculative decoding: query tokens per decode request, and the draft passes' share of a layer.
+        self.query_tokens = spec.query_tokens
+        self.drafts = spec.draft_tokens
+        self.draft_share = spec.draft_layers / layers  # the draft module, as a fraction of the main layers
+        self.tokens_per_iteration = spec.mean_tokens  # context growth per decode request per iteration
+        self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
+        self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
+        self._layer_cache: dict[int, float] = {}
+        self._decode_constants: dict[int, tuple[float, float, float, float]] = {}
+
+    @property
+    def comm_bytes_per_token(self) -> float:
+        """Bytes one token makes a GPU send, with the experts' load balanced."""
+        return self.allreduce_bytes_per_token + self.moe_comm_bytes_per_token
+
+    # --- the parts of an iteration ------------------------------------------------------------
+    def moe_imbalance(self, tokens: float) -> float:
+        """Load of the busiest expert-parallel group over the mean, for ``tokens`` tokens routed."""
+        ep = self.ep
+        if ep <= 1 or tokens <= 0:
+            return 1.0
+        routings = tokens * self.model.cfg.top_k
+        return min(float(ep), 1.0 + math.sqrt(2.0 * math.log(ep) * (ep - 1) / routings))
+
     def weight_bytes_read(self, tokens: int) -> float:
-        """Weight bytes one GPU reads in an iteration of ``tokens`` tokens (experts: only those hit)."""
-        read = self.fixed_weight_bytes
+        """Layer weight bytes the busiest GPU reads in an iteration of ``tokens`` tokens (head excluded)."""
+        read = self.dense_bytes
         if self.model.is_moe:
-            read += self.model.expected_distinct_experts(tokens) * self.expert_bytes_all_layers / self.tp
+            experts = self.model.cfg.n_routed_experts
+            hit = min(experts, self.model.expected_distinct_experts(tokens) * self.moe_imbalance(tokens))
+            read += hit * self.expert_bytes
         return read
 
-    def _token_costs(self, tokens: int) -> tuple[float, float]:
-        """Seconds an iteration of ``tokens`` tokens spends reading weights, and communicating (cached)."""
-        costs = self._token_costs_cache[tokens] = (
-            self.weight_bytes_read(tokens) / self.hbm_bytes_per_s,
-            self.collective_s + tokens * self.comm_bytes_per_token / self.link_bytes_per_s,
-        )
-        return costs
+    def layers_time_s(self, tokens: int) -> float:
+        """Seconds of the GEMMs and communication of all layers for ``tokens`` tokens (cached per count)."""
+        cached = self._layer_cache.get(tokens)
+        if cached is not None:
+            return cached
+        f, b = self.gemm_flops_per_s, self.hbm_bytes_per_s
+        t = max(tokens * self.dense_flops_per_token / f, self.dense_bytes / b)
+        if self.model.is_moe:
+            imbalance = self.moe_imbalance(tokens)
+            experts = self.model.cfg.n_routed_experts
+            hit = min(experts, self.model.expected_distinct_experts(tokens) * imbalance)
+            routings = tokens * self.model.cfg.top_k * imbalance
+            t += max(routings * self.expert_flops_per_routing / f, hit * self.expert_bytes / b)
+        else:
+            imbalance = 1.0
+        comm_bytes = tokens * (self.allreduce_bytes_per_token + self.moe_comm_bytes_per_token * imbalance)
+        t += self.collective_s + comm_bytes / self.link_bytes_per_s
+        self._layer_cache[tokens] = t
+        return t
+
+    def head_time_s(self, sampled: int) -> float:
+        """Seconds of the output head for ``sampled`` tokens (a prompt's one sampled token is neglected)."""
+        if not sampled:
+            return 0.0
+        return max(sampled * self.head_flops_per_token / self.gemm_flops_per_s, self.head_bytes / self.hbm_bytes_per_s)
+
+    def busiest_share(self, requests: int) -> float:
+        """With dp_attn: the busiest GPU's share of the attention work over the mean share."""
+        if not self.dp_attn or requests <= 0:
+            return 1.0
+        return -(-requests // self.tp) * self.tp / requests
 
     def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
-        tokens = prefill_tokens + decode_tokens
-        weights_s, comm_s = self._token_costs_cache.get(tokens) or self._token_costs(tokens)
-        gemm_flops = tokens * self.gemm_flops_per_token + decode_tokens * self.head_flops_per_token
-        t_gemm = max(gemm_flops / self.gemm_flops_per_s, weights_s)
+        """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP)."""
+        q, d = self.query_tokens, self.drafts
+        tokens = prefill_tokens + decode_tokens * q
+        t = self.layers_time_s(tokens) + self.head_time_s(decode_tokens * q) + self.overhead_s
+        if d and decode_tokens:
+            t += d * (self.draft_share * (self.layers_time_s(decode_tokens) + self.overhead_s) + self.head_time_s(decode_tokens))
+        share = self.busiest_share(decode_tokens)
+        draft = d * self.draft_share
         attn_flops = (
             prefill_pairs * self.attn_pair_flops_prefill
             + prefill_tokens * self.window_flops_prefill
-            + decode_context_tokens * self.attn_pair_flops_decode
-            + decode_tokens * self.window_flops_decode
+            + share * (q + draft) * (decode_context_tokens * self.attn_pair_flops_decode + decode_tokens * self.window_flops_decode)
         )
-        kv_bytes = (prefill_kv_tokens + decode_context_tokens) * self.kv_bytes_per_token + (
-            decode_tokens + (prefill_tokens > 0)
-        ) * self.kv_window_bytes
-        t_attn = max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
-        return t_gemm + t_attn + comm_s + self.overhead_s
+        kv_bytes = (
+            (prefill_kv_tokens + share * (1 + draft) * decode_context_tokens) * self.kv_bytes_per_token
+            + (share * (1 + draft) * decode_tokens + (prefill_tokens > 0)) * self.kv_window_bytes
+        )
+        return t + max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
 
     def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
-        """Attention = max(compute line, memory line), each affine in the context, which grows by ``batch``."""
-        c, w1, w2 = self._decode_constants.get(batch) or self._decode_constants_for(batch)
-        f, b = self._flops_s_per_context_token, self._bytes_s_per_context_token
-        return DecodeRun(c, context_tokens * f + w1, batch * f, context_tokens * b + w2, batch * b)
+        """Attention = max(compute line, memory line), each affine in the context, which grows by
+        ``batch`` times the tokens per iteration."""
+        c, w1, w2, share = self._decode_constants.get(batch) or self._decode_constants_for(batch)
+        f = self._flops_s_per_context_token * share * (self.query_tokens + self.drafts * self.draft_share)
+        b = self._bytes_s_per_context_token * share * (1 + self.drafts * self.draft_share)
+        growth = batch * self.tokens_per_iteration
+        return DecodeRun(c, context_tokens * f + w1, growth * f, context_tokens * b + w2, growth * b)
 
-    def _decode_constants_for(self, batch: int) -> tuple[float, float, float]:
-        """Parts of a decode iteration that depend on the batch only: GEMMs, all-reduces, overhead, windows."""
-        gemm_flops = batch * (self.gemm_flops_per_token + self.head_flops_per_token)
-        weights_s, comm_s = self._token_costs_cache.get(batch) or self._token_costs(batch)
-        t_gemm = max(gemm_flops / self.gemm_flops_per_s, weights_s)
-        constants = (
-            t_gemm + comm_s + self.overhead_s,
-            batch * self.window_flops_decode / self.attn_flops_per_s,
-            batch * self.kv_window_bytes / self.hbm_bytes_per_s,
-        )
+    def _decode_constants_for(self, batch: int) -> tuple[float, float, float, float]:
+        """Parts of a decode iteration that depend on the batch only: GEMMs, communication, overhead, windows."""
+        c = self.iteration_time_s(0, 0.0, 0.0, batch, 0.0)
+        share = self.busiest_share(batch)
+        draft = self.drafts * self.draft_share
+        w1 = share * (self.query_tokens + draft) * batch * self.window_flops_decode / self.attn_flops_per_s
+        w2 = share * (1 + draft) * batch * self.kv_window_bytes / self.hbm_bytes_per_s
+        c -= max(w1, w2)  # iteration_time_s counted the windows' attention: it belongs to the max() terms
+        constants = (c, w1, w2, share)
         self._decode_constants[batch] = constants
         return constants
 
 
-def build_perf_model(platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig) -> PerformanceModel:
+def kv_shards(model: ModelArch, worker: WorkerConfig) -> int:
+    """GPUs the KV cache of one token is split over: with dp_attn a request lives on one GPU (its
+    cache is the worker's total over tp GPUs); otherwise GQA splits KV heads and MLA replicates."""
+    return worker.tp if worker.dp_attn else model.kv_shards(worker.tp)
+
+
+def build_perf_model(
+    platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
+) -> PerformanceModel:
     """The performance model named by ``perf.kind``."""
     if cfg.kind == "roofline":
-        return RooflinePerf(platform, model, precision, worker, cfg)
+        return RooflinePerf(platform, model, precision, worker, cfg, spec)
     if cfg.kind == "constant":
         return ConstantPerf(cfg)
     raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")
 
 
 def estimate_worker_capacity_rps(
-    perf: PerformanceModel, engine: EngineConfig, kv_capacity_tokens: float, kv_fixed_tokens: float, mean_input: float, mean_output: float
+    perf: PerformanceModel,
+    engine: EngineConfig,
+    kv_capacity_tokens: float,
+    kv_fixed_tokens: float,
+    mean_input: float,
+    mean_output: float,
+    tokens_per_iteration: float = 1.0,
+    prefill: bool = True,
 ) -> float:
     """Requests per second one worker sustains when saturated, from the performance model alone.
 
     The decode batch is the smaller of the batch limit and the number of average requests (holding
     their prompt and half their output) that fit in the KV cache. A request costs its prefill (timed
     as the marginal time of its tokens in a chunked iteration) plus its share of ``mean_output``
-    decode iterations at that batch. Used to turn a ``load_fraction`` into an arrival rate, so one
+    decode iterations at that batch (fewer with speculative decoding). Used to turn a ``load_fraction`` into an arrival rate, so one
     workload preset means the same load on any fleet.
     """
     tokens_held = mean_input + mean_output / 2 + kv_fixed_tokens
@@ -267,6 +364,6 @@ def estimate_worker_capacity_rps(
     chunk = min(engine.max_tokens_per_iteration, int(mean_input))
     chunk = max(chunk, 1)
     with_chunk = perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context)
-    prefill_s = (with_chunk - decode_iter_s) * mean_input / chunk
-    seconds_per_request = prefill_s + mean_output * decode_iter_s / b
+    prefill_s = (with_chunk - decode_iter_s) * mean_input / chunk if prefill else 0.0
+    seconds_per_request = prefill_s + mean_output / tokens_per_iteration * decode_iter_s / b
     return 1.0 / seconds_per_request

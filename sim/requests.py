@@ -59,6 +59,7 @@ class RequestTable:
         self.preemptions = [0] * n
         self.recomputed_tokens = [0] * n
         self.status = [int(Status.NOT_ARRIVED)] * n
+        self.spec_z = [0.0] * n  # standard normal per request: its draft acceptance luck (speculative decoding)
         self.frozen = False
 
     def freeze(self) -> None:

@@ -28,6 +28,7 @@ class Router:
         max_queue_per_worker: int,
         requests: RequestTable,
         on_drop: Callable[[int], None] = lambda rid: None,
+        first_worker_id: int = 0,
     ):
         self.engines = engines
         self.on_drop = on_drop
@@ -35,10 +36,11 @@ class Router:
         self.max_queue = max_queue_per_worker
         self.requests = requests
         self.outstanding = np.zeros(len(engines), dtype=np.int64)  # queued + running, per worker
+        self.first_worker_id = first_worker_id  # engines[i] is worker first_worker_id + i
         self._next = 0
         self.dropped = 0
 
-    def dispatch(self, rid: int) -> bool:
+    def dispatch(self, rid: int, kv_ready: bool = False) -> bool:
         """Send a request to a worker; False if it was dropped."""
         if self.least_outstanding:
             worker = int(self.outstanding.argmin())
@@ -52,9 +54,9 @@ class Router:
             self.on_drop(rid)
             return False
         self.outstanding[worker] += 1
-        engine.submit(rid)
+        engine.submit(rid, kv_ready)
         return True
 
     def completed(self, worker: int) -> None:
-        """A request of ``worker`` completed."""
-        self.outstanding[worker] -= 1
+        """A request of ``worker`` (its fleet-wide id) completed, or left this pool."""
+        self.outstanding[worker - self.first_worker_id] -= 1

@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from sim.clock import FleetEnvironment
-from sim.config import ConfigError, SimConfig, to_sim_config
+from sim.config import ConfigError, SimConfig, WorkerConfig, to_sim_config
 from sim.cost import cost_usd_per_hour, fleet_power, request_costs_usd, validate_cost
 from sim.engine import Engine
 from sim.fleet import WorkerMemory, check_fits, validate_layout
@@ -28,7 +28,19 @@ from sim.perf import PerformanceModel, build_perf_model, estimate_worker_capacit
 from sim.precision import Precision
 from sim.requests import RequestTable
 from sim.router import Router
+from sim.speculative import Speculation
 from sim.workload import draw_requests, max_length, mean_length, validate_workload
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Workers of one layout and role: ``aggregated`` (prefill and decode), ``prefill`` or ``decode``."""
+
+    role: str
+    layout: WorkerConfig
+    workers: int
+    perf: PerformanceModel
+    memory: WorkerMemory
 
 
 @dataclass(frozen=True)
@@ -39,11 +51,24 @@ class Deployment:
     platform: Platform
     model: ModelArch
     precision: Precision
-    perf: PerformanceModel
-    memory: WorkerMemory
-    workers: int
-    gpus: int  # all GPUs of the racks, idle leftovers included
+    spec: Speculation
+    pools: tuple[Pool, ...]  # (aggregated,) or (prefill, decode)
+    gpus: int  # all GPUs of the fleet, idle leftovers of whole racks included
     capacity_rps: float  # estimated saturated throughput of the fleet, requests/s
+    kv_transfer_s_per_token: float  # disaggregated: seconds to move one prompt token's KV cache
+    kv_transfer_latency_s: float
+
+    @property
+    def perf(self) -> PerformanceModel:
+        return self.pools[-1].perf
+
+    @property
+    def memory(self) -> WorkerMemory:
+        return self.pools[-1].memory
+
+    @property
+    def workers(self) -> int:
+        return sum(pool.workers for pool in self.pools)
 
 
 @dataclass
@@ -64,6 +89,7 @@ def build(cfg: SimConfig) -> Deployment:
     platform.peak_flops(precision.compute_dtype)  # FP4 asked of a GPU without FP4 tensor cores
     validate_workload(cfg.workload)
     validate_cost(cfg.cost, platform)
+    spec = Speculation(cfg.engine.speculative)
     if cfg.max_sim_time_s is not None and not cfg.max_sim_time_s > 0:
         raise ConfigError(f"max_sim_time_s={cfg.max_sim_time_s} must be positive (or null to run until all requests finish)")
     if cfg.seed < 0:
@@ -73,7 +99,7 @@ def build(cfg: SimConfig) -> Deployment:
             "fleet.max_queue_per_worker drops open-loop traffic; closed-loop clients never exceed their "
             "concurrency, so set fleet.max_queue_per_worker=0 (or use a poisson workload)"
         )
-    workers = validate_layout(platform, model, cfg.worker, cfg.engine, cfg.fleet)
+    counts = validate_layout(platform, model, cfg.worker, cfg.prefill_worker, cfg.engine, cfg.fleet)
     wl = cfg.workload
     longest = max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma) + max_length(
         wl.output_tokens, wl.length_dist, wl.lognormal_sigma
@@ -83,49 +109,87 @@ def build(cfg: SimConfig) -> Deployment:
             f"the workload's longest request ({longest} tokens in + out) exceeds the {model.cfg.max_context_tokens}-token "
             f"context of {model.name}; shorten workload.input_tokens / workload.output_tokens or choose another model"
         )
-    memory = check_fits(platform, model, precision, cfg.worker, cfg.engine, longest)
-    perf = build_perf_model(platform, model, precision, cfg.worker, cfg.perf)
-    per_worker = estimate_worker_capacity_rps(
-        perf,
-        cfg.engine,
-        memory.kv_capacity_tokens,
-        memory.kv_fixed_tokens,
-        mean_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma),
-        mean_length(wl.output_tokens, wl.length_dist, wl.lognormal_sigma),
+    mean_in = mean_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma)
+    mean_out = mean_length(wl.output_tokens, wl.length_dist, wl.lognormal_sigma)
+
+    def pool(role: str, layout: WorkerConfig, workers: int, longest_tokens: int) -> Pool:
+        memory = check_fits(platform, model, precision, layout, cfg.engine, longest_tokens)
+        perf = build_perf_model(platform, model, precision, layout, cfg.perf, spec if role != "prefill" else None)
+        return Pool(role, layout, workers, perf, memory)
+
+    if counts.disaggregated:
+        prefill = pool("prefill", cfg.prefill_worker, counts.prefill_workers, max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma))
+        decode = pool("decode", cfg.worker, counts.workers, longest)
+        pools = (prefill, decode)
+        prefill_rps = prefill.workers * estimate_worker_capacity_rps(
+            prefill.perf, cfg.engine, prefill.memory.kv_capacity_tokens, prefill.memory.kv_fixed_tokens, mean_in, 1.0
+        )
+        decode_rps = decode.workers * estimate_worker_capacity_rps(
+            decode.perf, cfg.engine, decode.memory.kv_capacity_tokens, decode.memory.kv_fixed_tokens, mean_in, mean_out,
+            spec.mean_tokens, prefill=False,
+        )
+        capacity_rps = min(prefill_rps, decode_rps)
+    else:
+        pools = (pool("aggregated", cfg.worker, counts.workers, longest),)
+        mem = pools[0].memory
+        capacity_rps = counts.workers * estimate_worker_capacity_rps(
+            pools[0].perf, cfg.engine, mem.kv_capacity_tokens, mem.kv_fixed_tokens, mean_in, mean_out, spec.mean_tokens
+        )
+    # KV-cache transfer from a prefill to a decode worker: over the scale-up fabric if the whole fleet
+    # is one scale-up domain, over the scale-out network otherwise; spread over the GPU pairs of the
+    # smaller worker (a dp_attn decode worker holds a request on one GPU).
+    link = platform.scaleup_bytes_per_s if counts.gpus <= platform.scaleup_domain_gpus else platform.scaleout_bytes_per_s
+    pairs = 1 if cfg.worker.dp_attn else min(cfg.worker.tp, cfg.prefill_worker.tp)
+    per_token_s = model.kv_bytes_per_token(precision.kv_dtype) / (pairs * link * cfg.perf.comm_efficiency)
+    return Deployment(
+        cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, per_token_s, cfg.perf.collective_latency_s
     )
-    gpus = cfg.fleet.racks * platform.gpus_per_rack
-    return Deployment(cfg, platform, model, precision, perf, memory, workers, gpus, workers * per_worker)
 
 
 class Simulation:
-    """One run: a SimPy environment with arrivals, a router and one engine per worker."""
+    """One run: a SimPy environment with arrivals, routers and one engine per worker."""
 
     def __init__(self, deployment: Deployment):
         cfg = deployment.cfg
         self.deployment = deployment
         self.env = FleetEnvironment()
-        workload_seed, = np.random.SeedSequence(cfg.seed).spawn(1)
+        workload_seed, acceptance_seed = np.random.SeedSequence(cfg.seed).spawn(2)
         self.stream = draw_requests(cfg.workload, workload_seed, deployment.capacity_rps)
         self.requests = RequestTable(self.stream.input_tokens, self.stream.output_tokens, self.stream.arrival_s)
-        self.engines = [
-            Engine(
-                self.env,
-                worker_id,
-                cfg.worker.tp,
-                deployment.perf,
-                cfg.engine,
-                deployment.memory.kv_capacity_tokens,
-                deployment.memory.kv_fixed_tokens,
-                self.requests,
-                self._on_complete,
-                horizon_s=cfg.max_sim_time_s if cfg.max_sim_time_s is not None else float("inf"),
+        if deployment.spec.enabled:
+            self.requests.spec_z = np.random.default_rng(acceptance_seed).standard_normal(self.requests.n).tolist()
+        horizon_s = cfg.max_sim_time_s if cfg.max_sim_time_s is not None else float("inf")
+        self.engines: list[Engine] = []
+        self.routers: list[Router] = []
+        for pool in deployment.pools:
+            first = len(self.engines)
+            engines = [
+                Engine(
+                    self.env,
+                    first + i,
+                    pool.layout.tp,
+                    pool.perf,
+                    cfg.engine,
+                    pool.memory.kv_capacity_tokens,
+                    pool.memory.kv_fixed_tokens,
+                    self.requests,
+                    self._on_prefilled if pool.role == "prefill" else self._on_complete,
+                    horizon_s=horizon_s,
+                    spec=deployment.spec,
+                    role=pool.role,
+                )
+                for i in range(pool.workers)
+            ]
+            self.engines += engines
+            self.routers.append(
+                Router(engines, cfg.fleet.router, cfg.fleet.max_queue_per_worker, self.requests, self._on_drop, first)
             )
-            for worker_id in range(deployment.workers)
-        ]
-        self.router = Router(self.engines, cfg.fleet.router, cfg.fleet.max_queue_per_worker, self.requests, self._on_drop)
+        self.router = self.routers[0]  # where requests arrive
+        self._decode_router = self.routers[-1]
         self.closed_loop = self.stream.arrival_s is None
         self._next_request = 0
         self._finished = 0  # requests completed or dropped
+        self.last_arrival_s = 0.0
         self.all_finished = self.env.event()  # the run ends when it triggers (or at max_sim_time_s)
         self.arrival_events = 0
         if self.closed_loop:
@@ -144,6 +208,7 @@ class Simulation:
         rid = self._next_request
         self._next_request += 1
         self.arrival_events += 1
+        self.last_arrival_s = self.env.now
         self.router.dispatch(rid)
         self._schedule_arrival()
 
@@ -152,12 +217,22 @@ class Simulation:
         if self._next_request < self.requests.n:
             rid = self._next_request
             self._next_request += 1
-            self.requests.arrival_s[rid] = self.env.now
+            self.requests.arrival_s[rid] = self.last_arrival_s = self.env.now
             self.arrival_events += 1
             self.router.dispatch(rid)
 
-    def _on_complete(self, rid: int) -> None:
+    def _on_prefilled(self, rid: int) -> None:
+        """Disaggregated: a prefill worker is done with the request; its KV cache moves to a decode worker."""
         self.router.completed(self.requests.worker[rid])
+        dep = self.deployment
+        transfer_s = dep.kv_transfer_latency_s + (self.requests.input_list[rid] + 1) * dep.kv_transfer_s_per_token
+        self.env.call_in(transfer_s, self._deliver, rid)
+
+    def _deliver(self, rid: int) -> None:
+        self._decode_router.dispatch(rid, kv_ready=True)
+
+    def _on_complete(self, rid: int) -> None:
+        self._decode_router.completed(self.requests.worker[rid])
         self._count_finished()
         if self.closed_loop:
             # The client sends its next request after every other event of this instant (other workers'
@@ -178,6 +253,22 @@ class Simulation:
             engine.settle()
         self.requests.freeze()
 
+    def measurement_window_s(self) -> tuple[float, float] | None:
+        """Steady state: from the completion of the warm-up requests to the last arrival (None: whole run)."""
+        wl = self.deployment.cfg.workload
+        if not wl.steady_state:
+            return None
+        finish = np.sort(self.requests.finish_s[np.isfinite(self.requests.finish_s)])
+        start_s = float(finish[wl.warmup_requests - 1]) if 0 < wl.warmup_requests <= finish.size else 0.0
+        end_s = self.last_arrival_s
+        if not end_s > start_s:
+            raise ConfigError(
+                f"the steady-state window is empty: the {wl.warmup_requests} warm-up requests completed at "
+                f"{start_s:.3g} s, after the last arrival at {end_s:.3g} s; raise workload.num_requests or lower "
+                "workload.warmup_requests"
+            )
+        return start_s, end_s
+
     def run(self) -> Result:
         cfg = self.deployment.cfg
         dep = self.deployment
@@ -190,11 +281,12 @@ class Simulation:
         wall_time_s = time.perf_counter() - wall_start
         sim_time_s = float(self.env.now)
 
-        metrics = latency_and_tokens(self.requests, cfg.workload.slo, sim_time_s, dep.gpus)
+        metrics = latency_and_tokens(self.requests, cfg.workload.slo, sim_time_s, dep.gpus, self.measurement_window_s())
         busy_s = np.array([e.busy_s for e in self.engines])
+        engine_gpus = np.array([e.gpus for e in self.engines])
         busy_fraction = np.zeros(dep.gpus)
         if sim_time_s > 0:
-            busy_fraction[: dep.workers * cfg.worker.tp] = np.repeat(busy_s / sim_time_s, cfg.worker.tp)
+            busy_fraction[: engine_gpus.sum()] = np.repeat(busy_s / sim_time_s, engine_gpus)
         power = fleet_power(dep.platform, busy_fraction, cfg.cost.pue)
         cost_h = cost_usd_per_hour(cfg.cost, dep.platform, dep.gpus, power)
         run_cost_usd = cost_h * sim_time_s / 3600
@@ -212,6 +304,8 @@ class Simulation:
                 "events": int(sum(e.events for e in self.engines) + self.arrival_events),
                 "iterations": int(sum(e.iterations for e in self.engines)),
                 "workers": dep.workers,
+                "prefill_workers": dep.pools[0].workers if len(dep.pools) > 1 else 0,
+                "tokens_per_decode_iteration": dep.spec.mean_tokens,
                 "arrival_rate_rps": self.stream.rate_rps if self.stream.rate_rps is not None else float("nan"),
                 "capacity_rps_estimate": dep.capacity_rps,
                 "gpu_utilization": float(busy_fraction.mean()),
@@ -228,6 +322,8 @@ class Simulation:
         )
         workers = {
             "worker": np.arange(dep.workers),
+            "role": np.array([pool.role for pool in dep.pools for _ in range(pool.workers)]),
+            "gpus": engine_gpus,
             "busy_s": busy_s,
             "iterations": np.array([e.iterations for e in self.engines]),
             "events": np.array([e.events for e in self.engines]),

@@ -30,7 +30,8 @@ TIGHT = (
 def run(*overrides, perf=None):
     deployment = build(make_config(*overrides))
     if perf is not None:
-        deployment = dataclasses.replace(deployment, perf=perf)
+        pools = tuple(dataclasses.replace(pool, perf=perf) for pool in deployment.pools)
+        deployment = dataclasses.replace(deployment, pools=pools)
     sim = Simulation(deployment)
     result = sim.run()
     return sim, result

@@ -37,7 +37,7 @@ def test_large_prefill_is_compute_bound():
     # every term is on its compute (or link) side: weight and KV reads never bind
     pairs = tokens * tokens / 2
     attention_s = pairs * model.attention_flops_per_pair(decode=False) / 8 / perf.attn_flops_per_s
-    comm_s = perf.collective_s + tokens * perf.comm_bytes_per_token / perf.link_bytes_per_s
+    comm_s = perf.collective_s + tokens * perf.allreduce_bytes_per_token / perf.link_bytes_per_s
     assert t == pytest.approx(compute_s + attention_s + comm_s + perf.overhead_s, rel=1e-9)
     assert compute_s > max(attention_s, comm_s)
 
@@ -71,7 +71,7 @@ def test_fp4_doubles_moe_gemm_rate_over_fp8():
     fp8, *_ = roofline("platform=b200", "model=deepseek_r1", "precision=fp8")
     fp4, *_ = roofline("platform=b200", "model=deepseek_r1", "precision=fp4")
     assert fp4.gemm_flops_per_s == pytest.approx(2 * fp8.gemm_flops_per_s)
-    assert fp4.fixed_weight_bytes < fp8.fixed_weight_bytes
+    assert fp4.dense_bytes < fp8.dense_bytes and fp4.expert_bytes < fp8.expert_bytes
 
 
 def test_expected_distinct_experts_matches_monte_carlo():
