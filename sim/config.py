@@ -33,6 +33,7 @@ class PlatformConfig:
 
     name: str = MISSING
     vendor: str = MISSING
+    generation: str = "unknown"  # hopper, blackwell, cdna3, cdna4: selects the calibrated efficiencies
     memory_gb: float = MISSING  # usable HBM per GPU, GB (1e9 bytes)
     hbm_bw_tb_s: float = MISSING  # HBM bandwidth per GPU, TB/s
     bf16_dense_tflops: float = MISSING  # dense (no sparsity) tensor-core peak per GPU
@@ -106,7 +107,7 @@ class SpeculativeConfig:
 
     method: str = "none"  # none | mtp
     draft_tokens: int = 3  # tokens drafted per request per decode iteration
-    acceptance_rate: float = 0.7  # chance a draft token is accepted given the previous one was
+    acceptance_rate: Optional[float] = None  # chance a draft is accepted given the previous one was; None: calibration's
     draft_layers: int = 1  # transformer layers of the draft (MTP) module, run once per draft token
 
 
@@ -123,15 +124,43 @@ class EngineConfig:
 
 
 @dataclass
-class PerfConfig:
-    """Iteration-time model: ``roofline`` from physics, or ``constant`` from measured numbers."""
+class EfficiencyConfig:
+    """What a GPU generation achieves of its peaks, and the fixed costs it pays: the factors the
+    roofline is calibrated with (``python -m sim.calibrate``)."""
 
-    kind: str = "roofline"  # roofline | constant
-    compute_efficiency: float = 0.6  # achieved / peak tensor FLOPS
+    compute_efficiency: float = 0.6  # achieved / peak tensor FLOPS in GEMMs
+    attention_efficiency: float = 0.6  # achieved / peak BF16 tensor FLOPS in attention kernels
     memory_efficiency: float = 0.9  # achieved / peak HBM bandwidth
     comm_efficiency: float = 0.8  # achieved / peak link bandwidth (scale-up and scale-out)
     collective_latency_s: float = 5e-6  # fixed latency of one collective (all-reduce, all-to-all)
     iteration_overhead_s: float = 5e-4  # scheduling, kernel launch, sampling per iteration
+
+
+@dataclass
+class CalibrationConfig:
+    """Efficiency factors fitted to measured benchmarks, per GPU generation (``conf/calibration``)."""
+
+    name: str = "uncalibrated"
+    command: str = ""  # the command that produced this file
+    fallback: EfficiencyConfig = field(default_factory=EfficiencyConfig)  # generations not fitted
+    generations: dict[str, EfficiencyConfig] = field(default_factory=dict)
+    mtp_acceptance_rate: float = 0.7  # draft acceptance of speculative decoding when not configured
+
+
+@dataclass
+class PerfConfig:
+    """Iteration-time model: ``roofline`` from physics, or ``constant`` from measured numbers.
+
+    An efficiency left at None takes the calibration's value for the platform's generation.
+    """
+
+    kind: str = "roofline"  # roofline | constant
+    compute_efficiency: Optional[float] = None  # achieved / peak tensor FLOPS in GEMMs
+    attention_efficiency: Optional[float] = None  # achieved / peak BF16 tensor FLOPS in attention kernels
+    memory_efficiency: Optional[float] = None  # achieved / peak HBM bandwidth
+    comm_efficiency: Optional[float] = None  # achieved / peak link bandwidth (scale-up and scale-out)
+    collective_latency_s: Optional[float] = None  # fixed latency of one collective (all-reduce, all-to-all)
+    iteration_overhead_s: Optional[float] = None  # scheduling, kernel launch, sampling per iteration
     constant_iteration_s: float = 0.02  # constant model: time of one iteration
     constant_per_token_s: float = 0.0  # constant model: plus this per token in the iteration
 
@@ -221,6 +250,7 @@ class SimConfig:
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
     max_sim_time_s: Optional[float] = None  # stop the clock here; requests still running are in flight
@@ -252,3 +282,18 @@ def compose_config(*overrides: str) -> SimConfig:
     register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         return to_sim_config(compose(config_name="config", overrides=list(overrides)))
+
+
+def calibrated(cfg: SimConfig) -> SimConfig:
+    """The configuration with every efficiency and acceptance rate left at None filled in from the
+    calibration (the platform's generation, or the calibration's fallback)."""
+    from dataclasses import fields, replace
+
+    factors = cfg.calibration.generations.get(cfg.platform.generation, cfg.calibration.fallback)
+    perf = replace(
+        cfg.perf, **{f.name: getattr(factors, f.name) for f in fields(EfficiencyConfig) if getattr(cfg.perf, f.name) is None}
+    )
+    spec = cfg.engine.speculative
+    if spec.acceptance_rate is None:
+        spec = replace(spec, acceptance_rate=cfg.calibration.mtp_acceptance_rate)
+    return replace(cfg, perf=perf, engine=replace(cfg.engine, speculative=spec))

@@ -203,7 +203,7 @@ class Engine:
             prefill_tokens += size
             pairs += size * start + size * (size + 1) / 2
             kv_read += start + size
-        duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context)
+        duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
         end_s = now_s + duration_s
         quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s
         if quiet and self._ends_quietly(chunks):

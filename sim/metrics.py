@@ -82,6 +82,7 @@ def latency_and_tokens(
         "ttft_s_mean": float(ttft.mean()) if ttft.size else float("nan"),
         "ttft_s_p50": percentile(ttft, 50),
         "ttft_s_p99": percentile(ttft, 99),
+        "tpot_s_mean": float(tpot[np.isfinite(tpot)].mean()) if np.isfinite(tpot).any() else float("nan"),
         "tpot_s_p50": tpot_p50,
         "tpot_s_p99": percentile(tpot, 99),
         "e2e_s_mean": float(e2e.mean()) if e2e.size else float("nan"),

@@ -95,12 +95,14 @@ class PerformanceModel(Protocol):
         prefill_kv_tokens: float,
         decode_tokens: int,
         decode_context_tokens: float,
+        prefill_chunks: int = 1,
     ) -> float:
         """Seconds for an iteration with these prefill and decode parts.
 
         ``prefill_pairs``: (query, key) pairs the prefill chunks attend (causal, over full layers);
         ``prefill_kv_tokens``: context tokens whose KV the chunks read; ``decode_context_tokens``:
-        total context of the decode requests (each decode token attends its whole context).
+        total context of the decode requests (each decode token attends its whole context);
+        ``prefill_chunks``: how many prompts the prefill tokens belong to.
         """
         ...
 
@@ -121,7 +123,7 @@ class ConstantPerf:
         self.iteration_s = cfg.constant_iteration_s
         self.per_token_s = cfg.constant_per_token_s
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
         return self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
 
     def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
@@ -152,7 +154,7 @@ class RooflinePerf:
     def __init__(
         self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
     ):
-        for key in ("compute_efficiency", "memory_efficiency", "comm_efficiency"):
+        for key in ("compute_efficiency", "attention_efficiency", "memory_efficiency", "comm_efficiency"):
             value = getattr(cfg, key)
             if not 0 < value <= 1:
                 raise ConfigError(f"perf.{key}={value} must be in (0, 1]")
@@ -167,7 +169,7 @@ class RooflinePerf:
         self.spec = spec
         self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * cfg.compute_efficiency
         # Attention kernels run in BF16 (the KV cache is dequantised on load).
-        self.attn_flops_per_s = platform.peak_flops("bf16") * cfg.compute_efficiency
+        self.attn_flops_per_s = platform.peak_flops("bf16") * cfg.attention_efficiency
         self.hbm_bytes_per_s = platform.hbm_bytes_per_s * cfg.memory_efficiency
         self.link_bytes_per_s = platform.link_bytes_per_s(tp) * cfg.comm_efficiency
         self.overhead_s = cfg.iteration_overhead_s
@@ -221,7 +223,7 @@ class RooflinePerf:
         self.tokens_per_iteration = spec.mean_tokens  # context growth per decode request per iteration
         self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
-        self._layer_cache: dict[int, float] = {}
+        self._expert_cache: dict[int, tuple[float, float]] = {}
         self._decode_constants: dict[int, tuple[float, float, float, float]] = {}
 
     @property
@@ -247,25 +249,28 @@ class RooflinePerf:
             read += hit * self.expert_bytes
         return read
 
-    def layers_time_s(self, tokens: int) -> float:
-        """Seconds of the GEMMs and communication of all layers for ``tokens`` tokens (cached per count)."""
-        cached = self._layer_cache.get(tokens)
-        if cached is not None:
-            return cached
+    def layers_time_s(self, tokens: int, share: float = 1.0) -> float:
+        """Seconds of the GEMMs and communication of all layers for ``tokens`` tokens, when the busiest
+        GPU holds ``share`` times its even part of them (dp_attn; 1 with tensor-parallel attention)."""
         f, b = self.gemm_flops_per_s, self.hbm_bytes_per_s
-        t = max(tokens * self.dense_flops_per_token / f, self.dense_bytes / b)
-        if self.model.is_moe:
-            imbalance = self.moe_imbalance(tokens)
-            experts = self.model.cfg.n_routed_experts
-            hit = min(experts, self.model.expected_distinct_experts(tokens) * imbalance)
-            routings = tokens * self.model.cfg.top_k * imbalance
-            t += max(routings * self.expert_flops_per_routing / f, hit * self.expert_bytes / b)
+        t = max(share * tokens * self.dense_flops_per_token / f, self.dense_bytes / b)
+        experts_s, moe_bytes = self._expert_cache.get(tokens) or self._experts(tokens)
+        comm_bytes = tokens * self.allreduce_bytes_per_token + share * moe_bytes
+        return t + experts_s + self.collective_s + comm_bytes / self.link_bytes_per_s
+
+    def _experts(self, tokens: int) -> tuple[float, float]:
+        """Seconds of the routed experts' GEMMs for ``tokens`` tokens on the busiest expert-parallel
+        group, and the bytes a GPU exchanges with the other groups (cached per token count)."""
+        if not self.model.is_moe:
+            costs = (0.0, 0.0)
         else:
-            imbalance = 1.0
-        comm_bytes = tokens * (self.allreduce_bytes_per_token + self.moe_comm_bytes_per_token * imbalance)
-        t += self.collective_s + comm_bytes / self.link_bytes_per_s
-        self._layer_cache[tokens] = t
-        return t
+            imbalance = self.moe_imbalance(tokens)
+            hit = min(self.model.cfg.n_routed_experts, self.model.expected_distinct_experts(tokens) * imbalance)
+            routings = tokens * self.model.cfg.top_k * imbalance
+            experts_s = max(routings * self.expert_flops_per_routing / self.gemm_flops_per_s, hit * self.expert_bytes / self.hbm_bytes_per_s)
+            costs = (experts_s, tokens * self.moe_comm_bytes_per_token * imbalance)
+        self._expert_cache[tokens] = costs
+        return costs
 
     def head_time_s(self, sampled: int) -> float:
         """Seconds of the output head for ``sampled`` tokens (a prompt's one sampled token is neglected)."""
@@ -274,28 +279,32 @@ class RooflinePerf:
         return max(sampled * self.head_flops_per_token / self.gemm_flops_per_s, self.head_bytes / self.hbm_bytes_per_s)
 
     def busiest_share(self, requests: int) -> float:
-        """With dp_attn: the busiest GPU's share of the attention work over the mean share."""
+        """With dp_attn: the busiest GPU's part of the batch over the even part, when its ``requests``
+        (prompt chunks and decoding requests, assumed of similar size) are spread whole over the GPUs."""
         if not self.dp_attn or requests <= 0:
             return 1.0
         return -(-requests // self.tp) * self.tp / requests
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
-        """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP)."""
+    def iteration_time_s(
+        self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1
+    ):
+        """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP); ``prefill_chunks``:
+        the prompts the prefill tokens belong to (for the balance of dp_attn)."""
         q, d = self.query_tokens, self.drafts
         tokens = prefill_tokens + decode_tokens * q
-        t = self.layers_time_s(tokens) + self.head_time_s(decode_tokens * q) + self.overhead_s
+        share = self.busiest_share(decode_tokens + (prefill_chunks if prefill_tokens else 0))
+        t = self.layers_time_s(tokens, share) + self.head_time_s(decode_tokens * q) + self.overhead_s
         if d and decode_tokens:
-            t += d * (self.draft_share * (self.layers_time_s(decode_tokens) + self.overhead_s) + self.head_time_s(decode_tokens))
-        share = self.busiest_share(decode_tokens)
+            t += d * (self.draft_share * (self.layers_time_s(decode_tokens, share) + self.overhead_s) + self.head_time_s(decode_tokens))
         draft = d * self.draft_share
-        attn_flops = (
+        attn_flops = share * (
             prefill_pairs * self.attn_pair_flops_prefill
             + prefill_tokens * self.window_flops_prefill
-            + share * (q + draft) * (decode_context_tokens * self.attn_pair_flops_decode + decode_tokens * self.window_flops_decode)
+            + (q + draft) * (decode_context_tokens * self.attn_pair_flops_decode + decode_tokens * self.window_flops_decode)
         )
-        kv_bytes = (
-            (prefill_kv_tokens + share * (1 + draft) * decode_context_tokens) * self.kv_bytes_per_token
-            + (share * (1 + draft) * decode_tokens + (prefill_tokens > 0)) * self.kv_window_bytes
+        kv_bytes = share * (
+            (prefill_kv_tokens + (1 + draft) * decode_context_tokens) * self.kv_bytes_per_token
+            + ((1 + draft) * decode_tokens + (prefill_tokens > 0)) * self.kv_window_bytes
         )
         return t + max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
 
@@ -363,7 +372,7 @@ def estimate_worker_capacity_rps(
     decode_iter_s = perf.iteration_time_s(0, 0.0, 0.0, b, context)
     chunk = min(engine.max_tokens_per_iteration, int(mean_input))
     chunk = max(chunk, 1)
-    with_chunk = perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context)
+    with_chunk = perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context, max(1, round(chunk / mean_input)))
     prefill_s = (with_chunk - decode_iter_s) * mean_input / chunk if prefill else 0.0
     seconds_per_request = prefill_s + mean_output / tokens_per_iteration * decode_iter_s / b
     return 1.0 / seconds_per_request

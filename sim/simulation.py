@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from sim.clock import FleetEnvironment
-from sim.config import ConfigError, SimConfig, WorkerConfig, to_sim_config
+from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, to_sim_config
 from sim.cost import cost_usd_per_hour, fleet_power, request_costs_usd, validate_cost
 from sim.engine import Engine
 from sim.fleet import WorkerMemory, check_fits, validate_layout
@@ -82,6 +82,7 @@ class Result:
 
 def build(cfg: SimConfig) -> Deployment:
     """Check the configuration and build the deployment; :class:`ConfigError` says what to fix."""
+    cfg = calibrated(cfg)
     platform = Platform.from_config(cfg.platform)
     validate_model(cfg.model)
     model = ModelArch(cfg.model)

@@ -26,7 +26,7 @@ def validate_speculative(cfg: SpeculativeConfig) -> None:
     if cfg.method == "mtp":
         if cfg.draft_tokens < 1:
             raise ConfigError(f"engine.speculative.draft_tokens={cfg.draft_tokens} must be at least 1 with MTP")
-        if not 0 <= cfg.acceptance_rate < 1:
+        if cfg.acceptance_rate is None or not 0 <= cfg.acceptance_rate < 1:
             raise ConfigError(f"engine.speculative.acceptance_rate={cfg.acceptance_rate} must be in [0, 1)")
         if cfg.draft_layers < 1:
             raise ConfigError(f"engine.speculative.draft_layers={cfg.draft_layers} must be at least 1")
@@ -39,7 +39,7 @@ class Speculation:
         validate_speculative(cfg)
         self.enabled = cfg.method == "mtp"
         d = cfg.draft_tokens if self.enabled else 0
-        alpha = cfg.acceptance_rate
+        alpha = cfg.acceptance_rate if self.enabled else 0.0
         self.draft_tokens = d
         self.draft_layers = cfg.draft_layers if self.enabled else 0
         self.query_tokens = 1 + d  # tokens per request the main model processes in one iteration

@@ -53,6 +53,16 @@ def validate_workload(cfg: WorkloadConfig) -> None:
                 "closed-loop arrivals follow completions, so a rate means nothing here: set "
                 "workload.rate_rps=null workload.load_fraction=null (the closed_loop preset does)"
             )
+    if cfg.steady_state:
+        # the window runs from the warm-up's last completion to the last arrival, which in a closed loop
+        # comes when the last `concurrency` requests are still to complete
+        in_flight_at_end = min(cfg.concurrency, cfg.num_requests) if cfg.arrival == "closed_loop" else 0
+        if not 0 <= cfg.warmup_requests < cfg.num_requests - in_flight_at_end:
+            raise ConfigError(
+                f"workload.warmup_requests={cfg.warmup_requests} leaves no steady state to measure among "
+                f"{cfg.num_requests} requests" + (f" of {cfg.concurrency} clients" if in_flight_at_end else "")
+                + "; raise workload.num_requests (benchmark mode: about 6 per client) or lower workload.warmup_requests"
+            )
     if cfg.length_dist == "lognormal" and not 0 < cfg.lognormal_sigma <= 3:
         raise ConfigError(f"workload.lognormal_sigma={cfg.lognormal_sigma} must be in (0, 3]")
     if not (cfg.slo.ttft_s > 0 and cfg.slo.tpot_s > 0):

@@ -47,8 +47,12 @@ def test_every_precision_runs(precision):
 
 @pytest.mark.parametrize("workload", options("workload"))
 def test_every_workload_runs(workload):
-    m = simulate(make_config(*TOY, f"workload={workload}", "workload.num_requests=30")).metrics
-    assert m["requests_completed"] == 30
+    cfg = make_config(*TOY, f"workload={workload}", "workload.num_requests=30")
+    if cfg.workload.steady_state:  # measured after a warm-up: a toy run needs a short one
+        cfg = make_config(*TOY, f"workload={workload}", "workload.num_requests=30", "workload.concurrency=5", "workload.warmup_requests=5")
+    m = simulate(cfg).metrics
+    assert m["requests_total"] == 30 and m["requests_in_flight"] == 0
+    assert 0 < m["requests_completed"] <= 30 if cfg.workload.steady_state else m["requests_completed"] == 30
     assert set(REQUIRED_KEYS) <= set(m)
 
 
@@ -75,6 +79,7 @@ def test_every_experiment_composes_and_runs(experiment):
         (("workload.output_tokens=0",), ["output_tokens=0", "positive"]),
         (("workload.slo.tpot_s=0",), ["SLO", "positive"]),
         (("workload.arrival=bursty",), ["bursty", "poisson"]),
+        (("workload=benchmark", "workload.num_requests=100", "workload.concurrency=64"), ["warmup_requests=64", "no steady state"]),
         (("workload.input_tokens=200000",), ["exceeds", "128000-token context"]),
         (("model=llama2_70b", "workload=summarise"), ["4096-token context"]),
         (

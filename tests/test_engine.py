@@ -44,7 +44,7 @@ class CrossingPerf:
     so a decode run's two lines cross and DecodeRun has two pieces; prefill costs 20 us per token.
     """
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens):
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
         decode = max(4e-4 + 2e-7 * decode_context_tokens, 1e-7 * decode_tokens + 5e-7 * decode_context_tokens)
         return 1e-3 + 2e-5 * prefill_tokens + (decode if decode_tokens else 0.0)
 
@@ -77,6 +77,20 @@ CASES = {
     ),
     "ties_across_workers": (TIES, None),
     "two_piece_decode_runs": ((*TIGHT, "workload.load_fraction=null", "workload.rate_rps=20.0", "fleet.racks=2"), CrossingPerf()),
+    # speculative decoding: a random number of decode iterations per request, fractional context growth
+    "mtp_preempting": (
+        (*TIGHT, "model=deepseek_r1", "platform=b200", "engine.gpu_memory_utilization=0.583", "worker.dp_attn=true",
+         "engine.speculative.method=mtp", "engine.speculative.acceptance_rate=0.6", "workload=closed_loop",
+         "workload.concurrency=48", "workload.num_requests=300", "workload.input_tokens=3000", "workload.output_tokens=1000"),
+        None,
+    ),
+    # disaggregated: prefill workers hand requests over, decode workers admit them with their KV cache
+    "disaggregated_mtp": (
+        ("platform=b200", "model=deepseek_r1", "precision=fp4", "fleet.workers=2", "fleet.prefill_workers=1",
+         "prefill_worker.tp=4", "prefill_worker.dp_attn=true", "worker.tp=8", "engine.speculative.method=mtp",
+         "workload.load_fraction=null", "workload.rate_rps=30", "workload.num_requests=400", "output.figure=false"),
+        None,
+    ),
 }
 
 
@@ -95,6 +109,8 @@ def test_event_skipping_matches_stepping(case):
     # the cases exercise what they are named after
     if "preempting" in case:
         assert step.metrics["preemptions"] > 0
+    if "mtp" in case:
+        assert step.metrics["tokens_per_decode_iteration"] > 1.5
     if case.startswith("cut_off"):
         assert step.metrics["requests_in_flight"] > 0
     if perf is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.config import calibrated
 from sim.hardware import Platform
 from sim.models import ModelArch
 from sim.perf import RooflinePerf
@@ -13,7 +14,8 @@ from tests.conftest import make_config
 
 
 def roofline(*overrides):
-    cfg = make_config(*overrides)
+    """The roofline at the physics defaults (these tests check its structure, not the fitted factors)."""
+    cfg = calibrated(make_config("calibration=uncalibrated", *overrides))
     platform = Platform.from_config(cfg.platform)
     model = ModelArch(cfg.model)
     precision = Precision.from_config(cfg.precision)

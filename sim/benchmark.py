@@ -1,0 +1,249 @@
+"""Measured benchmark cases, and the simulator's prediction of each in benchmark mode.
+
+A case (one row of a file in the schema of ``data/reference/benchmark_cases.csv``) is a deployment
+(platform, model, precision, aggregated or disaggregated workers with their tp, ep and dp_attn,
+speculative decoding) serving a closed loop of ``concurrency`` clients with nominal lengths ``isl`` /
+``osl``, and what was measured: throughput per GPU and interactivity. :func:`case_overrides` turns a
+case into the overrides of ``workload=benchmark``; :func:`predict` simulates it. A row that cannot be
+read (missing column or value, unknown platform or model, non-numeric number) becomes a
+:class:`RowProblem` naming the row and the column, and a case that cannot be simulated (a layout that
+does not fit) a :class:`Prediction` with its reason: neither stops the other cases.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.config import CONFIG_DIR, ConfigError
+
+#: Columns a cases file must have, and which of them are numbers.
+REQUIRED_COLUMNS = (
+    "case_id", "platform", "model", "precision", "isl", "osl", "concurrency", "disagg", "prefill_workers",
+    "prefill_tp", "prefill_ep", "prefill_dp_attn", "decode_workers", "decode_tp", "decode_ep", "decode_dp_attn",
+    "spec_decode", "tput_per_gpu", "interactivity",
+)
+INTEGER_COLUMNS = ("isl", "osl", "concurrency", "disagg", "decode_workers", "decode_tp", "decode_ep", "decode_dp_attn")
+PREFILL_COLUMNS = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn")  # integers when disagg = 1
+MEASURED_COLUMNS = ("tput_per_gpu", "interactivity")
+REQUESTS_PER_CLIENT = 6  # requests each client sends in benchmark mode; the first round is warm-up
+
+
+def config_names(group: str) -> list[str]:
+    """The options of a config group shipped in ``conf/`` (platform, model, precision)."""
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class BenchmarkCase:
+    """One measured deployment and what it achieved."""
+
+    case_id: str
+    row: int  # line of the file (the header is line 1)
+    platform: str
+    model: str
+    precision: str
+    isl: int
+    osl: int
+    concurrency: int
+    disagg: bool
+    decode_workers: int
+    decode_tp: int
+    decode_ep: int
+    decode_dp_attn: bool
+    spec_decode: str
+    tput_per_gpu: float  # measured, tokens/s per GPU (input + output, all GPUs)
+    interactivity: float  # measured, tokens/s per user (1000 / TPOT ms)
+    prefill_workers: int = 0
+    prefill_tp: int = 0
+    prefill_ep: int = 0
+    prefill_dp_attn: bool = False
+
+    @property
+    def gpus(self) -> int:
+        return self.decode_workers * self.decode_tp + self.prefill_workers * self.prefill_tp
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that could not be read: which row, which column, what is wrong."""
+
+    case_id: str
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row} ({self.case_id}), column {self.column}: {self.reason}"
+
+
+def read_cases(path: str | Path) -> list[BenchmarkCase | RowProblem]:
+    """Every row of a cases file, as a case or as the problem that keeps it from being one."""
+    platforms, models, precisions = config_names("platform"), config_names("model"), config_names("precision")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        out: list[BenchmarkCase | RowProblem] = []
+        for row_number, row in enumerate(reader, start=2):
+            case_id = (row.get("case_id") or "").strip() or f"row {row_number}"
+            out.append(_parse_row(row, row_number, case_id, missing, platforms, models, precisions))
+    return out
+
+
+def _parse_row(row, row_number, case_id, missing, platforms, models, precisions) -> BenchmarkCase | RowProblem:
+    if missing:
+        return RowProblem(case_id, row_number, missing[0], f"the file has no column {missing[0]!r} (missing: {', '.join(missing)})")
+    value = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    for column, known in (("platform", platforms), ("model", models), ("precision", precisions)):
+        if value[column] not in known:
+            return RowProblem(case_id, row_number, column, f"unknown {column} {value[column]!r}; known: {', '.join(known)}")
+    if value["spec_decode"] not in ("mtp", "none"):
+        return RowProblem(case_id, row_number, "spec_decode", f"{value['spec_decode']!r} is neither 'mtp' nor 'none'")
+    numbers: dict[str, float] = {}
+    disagg = value["disagg"] == "1"
+    for column in INTEGER_COLUMNS + (PREFILL_COLUMNS if disagg else ()) + MEASURED_COLUMNS:
+        text = value[column]
+        try:
+            number = float(text)
+        except ValueError:
+            return RowProblem(case_id, row_number, column, f"{text!r} is not a number" if text else "no value")
+        if not math.isfinite(number) or number < 0 or (column in INTEGER_COLUMNS + PREFILL_COLUMNS and number != int(number)):
+            kind = "a non-negative integer" if column not in MEASURED_COLUMNS else "a positive number"
+            return RowProblem(case_id, row_number, column, f"{text!r} is not {kind}")
+        numbers[column] = number
+    for column in ("concurrency", "isl", "osl", "decode_workers", "decode_tp", *MEASURED_COLUMNS):
+        if not numbers[column] > 0:
+            return RowProblem(case_id, row_number, column, "must be positive")
+    ints = {k: int(v) for k, v in numbers.items() if k not in MEASURED_COLUMNS}
+    return BenchmarkCase(
+        case_id=case_id,
+        row=row_number,
+        platform=value["platform"],
+        model=value["model"],
+        precision=value["precision"],
+        isl=ints["isl"],
+        osl=ints["osl"],
+        concurrency=ints["concurrency"],
+        disagg=disagg,
+        decode_workers=ints["decode_workers"],
+        decode_tp=ints["decode_tp"],
+        decode_ep=ints["decode_ep"],
+        decode_dp_attn=ints["decode_dp_attn"] == 1,
+        spec_decode=value["spec_decode"],
+        tput_per_gpu=numbers["tput_per_gpu"],
+        interactivity=numbers["interactivity"],
+        prefill_workers=ints.get("prefill_workers", 0),
+        prefill_tp=ints.get("prefill_tp", 0),
+        prefill_ep=ints.get("prefill_ep", 0),
+        prefill_dp_attn=ints.get("prefill_dp_attn", 0) == 1,
+    )
+
+
+def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_CLIENT) -> list[str]:
+    """The simulator's configuration of a case in benchmark mode."""
+    # The engine's batch limit is the deployment's, not a default: every client can be in flight.
+    batch = max(1, -(-case.concurrency // case.decode_workers))
+    overrides = [
+        f"platform={case.platform}", f"model={case.model}", f"precision={case.precision}", "workload=benchmark",
+        f"workload.concurrency={case.concurrency}", f"workload.input_tokens={case.isl}",
+        f"workload.output_tokens={case.osl}", f"workload.num_requests={case.concurrency * requests_per_client}",
+        f"workload.warmup_requests={case.concurrency}",
+        f"fleet.workers={case.decode_workers}", f"worker.tp={case.decode_tp}", f"worker.ep={case.decode_ep}",
+        f"worker.dp_attn={str(case.decode_dp_attn).lower()}",
+        f"engine.max_batch_size={batch}", f"engine.max_tokens_per_iteration={max(8192, batch)}",
+        f"engine.speculative.method={case.spec_decode}",
+        "output.figure=false", "output.requests_csv=false", "output.print_summary=false",
+    ]
+    if case.disagg:
+        overrides += [
+            f"fleet.prefill_workers={case.prefill_workers}", f"prefill_worker.tp={case.prefill_tp}",
+            f"prefill_worker.ep={case.prefill_ep}", f"prefill_worker.dp_attn={str(case.prefill_dp_attn).lower()}",
+        ]
+    return overrides
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The simulator's figures for one case (None, with the reason, if it could not be simulated)."""
+
+    case: BenchmarkCase
+    tput_per_gpu: float | None = None
+    interactivity: float | None = None
+    ttft_s: float | None = None
+    wall_s: float = 0.0
+    reason: str | None = None
+    metrics: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+    @property
+    def tput_err(self) -> float | None:
+        """Signed relative error of the predicted throughput per GPU."""
+        return self.tput_per_gpu / self.case.tput_per_gpu - 1 if self.ok else None
+
+    @property
+    def interactivity_err(self) -> float | None:
+        return self.interactivity / self.case.interactivity - 1 if self.ok else None
+
+
+def predict(case: BenchmarkCase, extra_overrides: tuple[str, ...] = (), requests_per_client: int = REQUESTS_PER_CLIENT) -> Prediction:
+    """Simulate one case in benchmark mode; a configuration the simulator refuses gives its reason."""
+    from sim.config import compose_config
+    from sim.simulation import Simulation, build
+
+    try:
+        cfg = compose_config(*case_overrides(case, requests_per_client), *extra_overrides)
+        result = Simulation(build(cfg)).run()
+    except ConfigError as err:
+        return Prediction(case, reason=str(err))
+    m = result.metrics
+    interactivity = 1.0 / m["tpot_s_mean"] if m["tpot_s_mean"] > 0 else float("nan")
+    return Prediction(case, m["tput_per_gpu_tok_s"], interactivity, m["ttft_s_mean"], m["wall_time_s"], metrics=m)
+
+
+def _predict_star(args) -> Prediction:
+    return predict(*args)
+
+
+def predict_all(
+    cases: list[BenchmarkCase], extra_overrides: tuple[str, ...] = (), processes: int | None = None,
+    requests_per_client: int = REQUESTS_PER_CLIENT,
+) -> list[Prediction]:
+    """Predict every case, in parallel over ``processes`` (default: all cores), in the cases' order."""
+    jobs = [(case, tuple(extra_overrides), requests_per_client) for case in cases]
+    processes = min(processes or os.cpu_count() or 1, len(jobs))
+    if processes <= 1:
+        return [_predict_star(job) for job in jobs]
+    # Longest cases first, so the pool's tail is short.
+    order = sorted(range(len(jobs)), key=lambda i: -cases[i].concurrency * (cases[i].isl + cases[i].osl))
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        done = pool.map(_predict_star, [jobs[i] for i in order], chunksize=1)
+    result: list[Prediction | None] = [None] * len(jobs)
+    for i, prediction in zip(order, done):
+        result[i] = prediction
+    return result  # type: ignore[return-value]
+
+
+def summary(predictions: list[Prediction]) -> dict:
+    """Median and largest absolute % errors over the cases that could be simulated."""
+    import numpy as np
+
+    ok = [p for p in predictions if p.ok]
+    tput = np.abs([100 * p.tput_err for p in ok]) if ok else np.array([])
+    inter = np.abs([100 * p.interactivity_err for p in ok]) if ok else np.array([])
+    nan = float("nan")
+    return {
+        "n_cases": len(predictions),
+        "n_simulated": len(ok),
+        "median_abs_pct_err_tput": float(np.median(tput)) if ok else nan,
+        "median_abs_pct_err_interactivity": float(np.median(inter)) if ok else nan,
+        "max_abs_pct_err_tput": float(tput.max()) if ok else nan,
+        "max_abs_pct_err_interactivity": float(inter.max()) if ok else nan,
+    }

@@ -1,0 +1,174 @@
+"""Serving layouts: attention data parallelism, expert-load imbalance, speculative decoding, disaggregation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.config import ConfigError, EfficiencyConfig, SpeculativeConfig, calibrated
+from sim.fleet import worker_memory
+from sim.hardware import Platform
+from sim.models import ModelArch
+from sim.perf import RooflinePerf
+from sim.precision import Precision
+from sim.simulation import Simulation, build
+from sim.speculative import Speculation
+from tests.conftest import TOY, make_config
+
+DSR1_B200 = ("platform=b200", "model=deepseek_r1", "precision=fp4", "worker.tp=8")
+
+
+def parts(*overrides):
+    cfg = calibrated(make_config(*overrides))
+    platform, model, precision = Platform.from_config(cfg.platform), ModelArch(cfg.model), Precision.from_config(cfg.precision)
+    return cfg, platform, model, precision
+
+
+def test_dp_attn_holds_a_request_on_one_gpu_and_replicates_the_non_expert_weights():
+    cfg, platform, model, precision = parts(*DSR1_B200)
+    tp_mem = worker_memory(platform, model, precision, cfg.worker, cfg.engine)
+    cfg_dp, *_ = parts(*DSR1_B200, "worker.dp_attn=true")
+    dp_mem = worker_memory(platform, model, precision, cfg_dp.worker, cfg.engine)
+    # every GPU holds the non-expert weights and embeddings whole instead of 1/8 of them
+    extra = (model.non_expert_params * precision.weight_bytes + model.embedding_params * 2.0) * 7 / 8
+    assert dp_mem.weight_bytes_per_gpu == pytest.approx(tp_mem.weight_bytes_per_gpu + extra)
+    # MLA's latent is no longer replicated on the 8 ranks: a token costs 1/8 of the worker's bytes
+    assert dp_mem.kv_bytes_per_token_per_gpu == pytest.approx(tp_mem.kv_bytes_per_token_per_gpu / 8)
+    assert dp_mem.kv_capacity_tokens == pytest.approx(8 * dp_mem.kv_bytes_per_gpu / tp_mem.kv_bytes_per_token_per_gpu)
+    assert dp_mem.kv_capacity_tokens > 4 * tp_mem.kv_capacity_tokens
+
+
+def test_dp_attn_reads_only_its_requests_cache_and_drops_the_attention_all_reduce():
+    cfg, platform, model, precision = parts(*DSR1_B200)
+    tp = RooflinePerf(platform, model, precision, cfg.worker, cfg.perf)
+    cfg_dp, *_ = parts(*DSR1_B200, "worker.dp_attn=true")
+    dp = RooflinePerf(platform, model, precision, cfg_dp.worker, cfg_dp.perf)
+    assert dp.kv_bytes_per_token == pytest.approx(tp.kv_bytes_per_token / 8)
+    assert dp.allreduce_bytes_per_token == 0 and tp.allreduce_bytes_per_token > 0
+    assert dp.moe_comm_bytes_per_token == pytest.approx(tp.moe_comm_bytes_per_token)
+    # a long-context decode batch is cheaper with dp_attn (1/8 of the KV read, though all non-expert weights are read)
+    assert dp.iteration_time_s(0, 0, 0, 64, 64 * 30000) < 0.8 * tp.iteration_time_s(0, 0, 0, 64, 64 * 30000)
+    # the busiest GPU holds ceil(B/tp) requests
+    assert dp.busiest_share(9) == pytest.approx(2 * 8 / 9) and dp.busiest_share(64) == 1.0 and tp.busiest_share(9) == 1.0
+
+
+@pytest.mark.parametrize("tokens", [1, 4, 32, 256])
+def test_expert_imbalance_matches_the_busiest_group_of_random_routing(tokens):
+    """The expected load of the busiest of 8 expert-parallel groups, over the mean, against Monte Carlo."""
+    cfg, platform, model, precision = parts(*DSR1_B200)
+    perf = RooflinePerf(platform, model, precision, cfg.worker, cfg.perf)
+    e, k, ep = model.cfg.n_routed_experts, model.cfg.top_k, 8
+    rng = np.random.default_rng(1)
+    ratios = []
+    for _ in range(400):
+        experts = np.argsort(rng.random((tokens, e)), axis=1)[:, :k]  # top-k distinct experts per token
+        loads = np.bincount((experts // (e // ep)).ravel(), minlength=ep)
+        ratios.append(loads.max() / (tokens * k / ep))
+    assert perf.moe_imbalance(tokens) == pytest.approx(np.mean(ratios), rel=0.15)
+    assert 1.0 <= perf.moe_imbalance(tokens) <= ep
+
+
+def test_imbalance_falls_with_tokens_and_vanishes_without_expert_parallelism():
+    cfg, platform, model, precision = parts(*DSR1_B200)
+    perf = RooflinePerf(platform, model, precision, cfg.worker, cfg.perf)
+    values = [perf.moe_imbalance(t) for t in (1, 8, 64, 512, 4096)]
+    assert values == sorted(values, reverse=True) and values[-1] < 1.1
+    cfg1, *_ = parts(*DSR1_B200, "worker.ep=1")
+    assert RooflinePerf(platform, model, precision, cfg1.worker, cfg1.perf).moe_imbalance(8) == 1.0
+
+
+def test_mtp_mean_yield_and_iteration_counts_match_sampling():
+    spec = Speculation(SpeculativeConfig(method="mtp", draft_tokens=3, acceptance_rate=0.7))
+    assert spec.mean_tokens == pytest.approx(1 + 0.7 + 0.49 + 0.343)
+    rng = np.random.default_rng(0)
+    # yields of one iteration: 1 + accepted drafts, accepted in sequence
+    accepted = np.minimum(rng.geometric(1 - 0.7, size=200_000) - 1, 3)
+    assert (1 + accepted).mean() == pytest.approx(spec.mean_tokens, rel=0.01)
+    assert (1 + accepted).var() == pytest.approx(spec.var_tokens, rel=0.02)
+    # iterations to produce 1000 tokens: renewal count, vs. the drawn counts
+    counts = np.array([spec.iterations(1000, z) for z in rng.standard_normal(4000)])
+    sampled = [np.searchsorted(np.cumsum(1 + np.minimum(rng.geometric(0.3, 1000) - 1, 3)), 1000) + 1 for _ in range(2000)]
+    assert counts.mean() == pytest.approx(np.mean(sampled), rel=0.01)
+    assert counts.std() == pytest.approx(np.std(sampled), rel=0.1)
+    assert counts.min() >= 250 and counts.max() <= 1000
+    assert Speculation(SpeculativeConfig()).iterations(1000, 2.0) == 1000  # no speculation: one token each
+
+
+def test_mtp_raises_interactivity_and_costs_verification_compute():
+    base = (*DSR1_B200, *TOY, "workload=closed_loop", "workload.concurrency=16", "workload.num_requests=64")
+    plain = Simulation(build(make_config(*base))).run().metrics
+    mtp = Simulation(build(make_config(*base, "engine.speculative.method=mtp", "engine.speculative.acceptance_rate=0.8"))).run().metrics
+    assert mtp["interactivity_tok_s_user"] > 1.5 * plain["interactivity_tok_s_user"]
+    assert mtp["output_tokens"] == plain["output_tokens"]  # the same requests, all delivered
+    cfg, platform, model, precision = parts(*DSR1_B200)
+    spec = Speculation(SpeculativeConfig(method="mtp", draft_tokens=3, acceptance_rate=0.8))
+    with_mtp = RooflinePerf(platform, model, precision, cfg.worker, cfg.perf, spec)
+    without = RooflinePerf(platform, model, precision, cfg.worker, cfg.perf)
+    # an iteration verifying 4 tokens per request costs more than one of 1 token (and less than 4 of them)
+    t1, t4 = without.iteration_time_s(0, 0, 0, 128, 128 * 2000), with_mtp.iteration_time_s(0, 0, 0, 128, 128 * 2000)
+    assert t1 < t4 < 4 * t1
+
+
+def test_disaggregated_serving_conserves_tokens_and_counts_every_gpu():
+    cfg = make_config(
+        "platform=b200", "model=deepseek_r1", "precision=fp4", "fleet.workers=2", "worker.tp=8",
+        "fleet.prefill_workers=3", "prefill_worker.tp=4", "prefill_worker.dp_attn=true",
+        "workload.load_fraction=0.6", "workload.num_requests=600", *TOY[1:],
+    )
+    sim = Simulation(build(cfg))
+    result = sim.run()
+    m, w, r = result.metrics, result.workers, result.requests
+    assert m["gpus"] == 3 * 4 + 2 * 8 and m["requests_completed"] == 600
+    prefill, decode = w["role"] == "prefill", w["role"] == "decode"
+    assert prefill.sum() == 3 and decode.sum() == 2
+    # every prompt is prefilled once on a prefill worker, every other token decoded on a decode worker
+    assert w["prefill_tokens"][prefill].sum() == r["input_tokens"].sum() and w["prefill_tokens"][decode].sum() == 0
+    assert w["decode_tokens"][prefill].sum() == 0
+    assert w["decode_tokens"][decode].sum() == (r["output_tokens"] - 1).sum()
+    assert set(r["worker"]) <= set(range(3, 5))  # requests end on decode workers
+    # the KV transfer sits between the first token and the second
+    dep = sim.deployment
+    transfer_s = dep.kv_transfer_latency_s + (r["input_tokens"] + 1) * dep.kv_transfer_s_per_token
+    assert np.all(r["finish_s"] - r["first_token_s"] >= transfer_s)
+    assert dep.kv_transfer_s_per_token > 0
+
+
+def test_kv_moves_over_nvlink_inside_one_scale_up_domain_and_over_the_nic_across_domains():
+    inside = build(make_config("platform=gb200_nvl72", "fleet.workers=4", "fleet.prefill_workers=2", "prefill_worker.tp=4"))
+    across = build(make_config("platform=b200", "fleet.workers=4", "fleet.prefill_workers=2", "prefill_worker.tp=4"))
+    ratio = across.kv_transfer_s_per_token / inside.kv_transfer_s_per_token
+    assert ratio == pytest.approx(inside.platform.scaleup_bytes_per_s / across.platform.scaleout_bytes_per_s, rel=1e-9)
+    assert ratio > 10
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (("model=llama3_70b", "worker.dp_attn=true"), "dp_attn=true needs a mixture-of-experts model"),
+        (("worker.dp_attn=true", "worker.ep=2"), "dp_attn=true needs"),
+        (("fleet.prefill_workers=1", "prefill_worker.tp=3"), "prefill_worker.ep=3 must divide the 256 experts"),
+        (("fleet.prefill_workers=-1",), "must be >= 0"),
+        (("fleet.prefill_workers=20", "prefill_worker.tp=4"), "fewer than 20 prefill worker(s)"),
+        (("engine.speculative.method=medusa",), "engine.speculative.method='medusa' is unknown"),
+        (("engine.speculative.method=mtp", "engine.speculative.acceptance_rate=1.5"), "acceptance_rate=1.5 must be in [0, 1)"),
+        (("platform=h200", "precision=fp8", "worker.tp=2", "fleet.workers=1"), "does not fit on a worker of 2 x h200"),
+    ],
+)
+def test_bad_layouts_are_refused_before_simulating(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        build(make_config(*overrides))
+    assert message in str(err.value)
+
+
+def test_calibration_fills_unset_factors_by_generation_and_explicit_values_win():
+    cfg = make_config("platform=h200", "precision=fp8", "calibration=uncalibrated")
+    cfg.calibration.generations["hopper"] = EfficiencyConfig(compute_efficiency=0.33, memory_efficiency=0.44)
+    assert calibrated(cfg).perf.compute_efficiency == 0.33 and calibrated(cfg).perf.memory_efficiency == 0.44
+    cfg.perf.compute_efficiency = 0.2  # set explicitly: wins over the calibration
+    assert calibrated(cfg).perf.compute_efficiency == 0.2
+    blackwell = make_config("calibration=uncalibrated")
+    blackwell.calibration.generations["hopper"] = EfficiencyConfig(compute_efficiency=0.33)
+    assert calibrated(blackwell).perf.compute_efficiency == blackwell.calibration.fallback.compute_efficiency
+    assert calibrated(make_config("engine.speculative.method=mtp")).engine.speculative.acceptance_rate == (
+        make_config().calibration.mtp_acceptance_rate
+    )
