@@ -382,7 +382,8 @@ class Engine:
         """The request decodes from the next iteration on; its finish step is known now."""
         generated = self._generated[rid]
         left = self._output[rid] - generated
-        finish = self.step + self.spec.iterations(left, self._spec_z[rid])
+        iterations = self.spec.iterations(left, self._spec_z[rid]) if self.spec.enabled else left
+        finish = self.step + iterations
         self.decoding[rid] = (finish, self.gpu_s_per_decode_token, self.step, left)
         heapq.heappush(self._finish_heap, (finish, rid))
         self.decode_context += self._input[rid] + generated
@@ -401,11 +402,12 @@ class Engine:
         del self.admitted[rid]
         prompt = self._input[rid]
         entry = self.decoding.pop(rid, None)
-        if entry is not None:
+        if entry is not None:  # (_generated_at and _held_tokens, inline: this is the hot path)
             finish, mark, joined, left = entry
-            self._generated[rid] = self._generated_at(rid, finish, joined, left)
+            done = self.step - joined
+            self._generated[rid] = self._output[rid] - left + (left * done) // (finish - joined)
             self._gpu_s[rid] += self.gpu_s_per_decode_token - mark
-            held = self._held_tokens(rid, joined, left)
+            held = prompt + self._output[rid] - left + done * self.tokens_per_iteration
             self.decode_context -= held
         elif self.prefilling.pop(rid, None) is not None:  # its first-token slot was reserved too
             held = prompt + self._generated[rid] + 1

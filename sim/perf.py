@@ -224,7 +224,8 @@ class RooflinePerf:
         self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
         self._expert_cache: dict[int, tuple[float, float]] = {}
-        self._decode_constants: dict[int, tuple[float, float, float, float]] = {}
+        self._balanced_cache: dict[int, float] = {}  # layers_time_s with share 1
+        self._decode_constants: dict[int, tuple[float, ...]] = {}
 
     @property
     def comm_bytes_per_token(self) -> float:
@@ -252,11 +253,18 @@ class RooflinePerf:
     def layers_time_s(self, tokens: int, share: float = 1.0) -> float:
         """Seconds of the GEMMs and communication of all layers for ``tokens`` tokens, when the busiest
         GPU holds ``share`` times its even part of them (dp_attn; 1 with tensor-parallel attention)."""
+        if share == 1.0:
+            cached = self._balanced_cache.get(tokens)
+            if cached is not None:
+                return cached
         f, b = self.gemm_flops_per_s, self.hbm_bytes_per_s
         t = max(share * tokens * self.dense_flops_per_token / f, self.dense_bytes / b)
         experts_s, moe_bytes = self._expert_cache.get(tokens) or self._experts(tokens)
         comm_bytes = tokens * self.allreduce_bytes_per_token + share * moe_bytes
-        return t + experts_s + self.collective_s + comm_bytes / self.link_bytes_per_s
+        t += experts_s + self.collective_s + comm_bytes / self.link_bytes_per_s
+        if share == 1.0:
+            self._balanced_cache[tokens] = t
+        return t
 
     def _experts(self, tokens: int) -> tuple[float, float]:
         """Seconds of the routed experts' GEMMs for ``tokens`` tokens on the busiest expert-parallel
@@ -292,7 +300,7 @@ class RooflinePerf:
         the prompts the prefill tokens belong to (for the balance of dp_attn)."""
         q, d = self.query_tokens, self.drafts
         tokens = prefill_tokens + decode_tokens * q
-        share = self.busiest_share(decode_tokens + (prefill_chunks if prefill_tokens else 0))
+        share = self.busiest_share(decode_tokens + (prefill_chunks if prefill_tokens else 0)) if self.dp_attn else 1.0
         t = self.layers_time_s(tokens, share) + self.head_time_s(decode_tokens * q) + self.overhead_s
         if d and decode_tokens:
             t += d * (self.draft_share * (self.layers_time_s(decode_tokens, share) + self.overhead_s) + self.head_time_s(decode_tokens))
@@ -311,21 +319,22 @@ class RooflinePerf:
     def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
         """Attention = max(compute line, memory line), each affine in the context, which grows by
         ``batch`` times the tokens per iteration."""
-        c, w1, w2, share = self._decode_constants.get(batch) or self._decode_constants_for(batch)
-        f = self._flops_s_per_context_token * share * (self.query_tokens + self.drafts * self.draft_share)
-        b = self._bytes_s_per_context_token * share * (1 + self.drafts * self.draft_share)
-        growth = batch * self.tokens_per_iteration
+        c, w1, f, w2, b, growth = self._decode_constants.get(batch) or self._decode_constants_for(batch)
         return DecodeRun(c, context_tokens * f + w1, growth * f, context_tokens * b + w2, growth * b)
 
-    def _decode_constants_for(self, batch: int) -> tuple[float, float, float, float]:
-        """Parts of a decode iteration that depend on the batch only: GEMMs, communication, overhead, windows."""
+    def _decode_constants_for(self, batch: int) -> tuple[float, ...]:
+        """What a decode iteration's time takes from the batch alone: GEMMs, communication, overhead
+        (c), the windows' attention (w1, w2), the seconds per context token of attention's compute and
+        memory lines (f, b), and the context growth per iteration."""
         c = self.iteration_time_s(0, 0.0, 0.0, batch, 0.0)
         share = self.busiest_share(batch)
         draft = self.drafts * self.draft_share
         w1 = share * (self.query_tokens + draft) * batch * self.window_flops_decode / self.attn_flops_per_s
         w2 = share * (1 + draft) * batch * self.kv_window_bytes / self.hbm_bytes_per_s
         c -= max(w1, w2)  # iteration_time_s counted the windows' attention: it belongs to the max() terms
-        constants = (c, w1, w2, share)
+        f = self._flops_s_per_context_token * share * (self.query_tokens + draft)
+        b = self._bytes_s_per_context_token * share * (1 + draft)
+        constants = (c, w1, f, w2, b, batch * self.tokens_per_iteration)
         self._decode_constants[batch] = constants
         return constants
 
