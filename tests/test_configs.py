@@ -119,3 +119,11 @@ def test_unknown_names_and_typos_are_refused_by_hydra():
         make_config("fleet.rackz=2")
     with pytest.raises(ConfigCompositionException):
         make_config("fleet.racks=two")
+
+
+def test_gpt_oss_runs_its_mxfp4_weights_on_a_gpu_without_fp4_tensor_cores():
+    """Weight-only MXFP4: 4.5-bit weights in HBM, GEMMs at the BF16 rate, so H100 serves it; FP4 compute is refused."""
+    m = simulate(make_config(*TOY, "platform=h100", "model=gpt_oss_120b", "precision=mxfp4", "worker.tp=1")).metrics
+    assert m["requests_completed"] == 60
+    with pytest.raises(ConfigError, match="no FP4 tensor cores"):
+        simulate(make_config(*TOY, "platform=h100", "model=gpt_oss_120b", "precision=fp4", "worker.tp=1"))
