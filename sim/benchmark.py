@@ -105,6 +105,8 @@ def _parse_row(row, row_number, case_id, missing, platforms, models, precisions)
     if value["spec_decode"] not in ("mtp", "none"):
         return RowProblem(case_id, row_number, "spec_decode", f"{value['spec_decode']!r} is neither 'mtp' nor 'none'")
     numbers: dict[str, float] = {}
+    if value["disagg"] not in ("0", "1"):
+        return RowProblem(case_id, row_number, "disagg", f"{value['disagg']!r} is neither 0 (aggregated) nor 1 (disaggregated)")
     disagg = value["disagg"] == "1"
     for column in INTEGER_COLUMNS + (PREFILL_COLUMNS if disagg else ()) + MEASURED_COLUMNS:
         text = value[column]
@@ -146,8 +148,10 @@ def _parse_row(row, row_number, case_id, missing, platforms, models, precisions)
 
 def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_CLIENT) -> list[str]:
     """The simulator's configuration of a case in benchmark mode."""
-    # The engine's batch limit is the deployment's, not a default: every client can be in flight.
-    batch = max(1, -(-case.concurrency // case.decode_workers))
+    # The engine's batch limit is the deployment's, not a default: every client can be in flight on the
+    # workers of either pool.
+    workers = min(case.decode_workers, case.prefill_workers) if case.disagg else case.decode_workers
+    batch = max(1, -(-case.concurrency // workers))
     overrides = [
         f"platform={case.platform}", f"model={case.model}", f"precision={case.precision}", "workload=benchmark",
         f"workload.concurrency={case.concurrency}", f"workload.input_tokens={case.isl}",
@@ -203,9 +207,12 @@ def predict(case: BenchmarkCase, extra_overrides: tuple[str, ...] = (), requests
         result = Simulation(build(cfg)).run()
     except ConfigError as err:
         return Prediction(case, reason=str(err))
+    except Exception as err:  # never let one case stop the others: report it
+        return Prediction(case, reason=f"simulation failed: {type(err).__name__}: {err}")
     m = result.metrics
-    interactivity = 1.0 / m["tpot_s_mean"] if m["tpot_s_mean"] > 0 else float("nan")
-    return Prediction(case, m["tput_per_gpu_tok_s"], interactivity, m["ttft_s_mean"], m["wall_time_s"], metrics=m)
+    if not (m["tput_per_gpu_tok_s"] > 0 and m["tpot_s_mean"] > 0):
+        return Prediction(case, reason="no throughput or time per output token to compare (one-token outputs?)", metrics=m)
+    return Prediction(case, m["tput_per_gpu_tok_s"], 1.0 / m["tpot_s_mean"], m["ttft_s_mean"], m["wall_time_s"], metrics=m)
 
 
 def _predict_star(args) -> Prediction:
@@ -231,19 +238,20 @@ def predict_all(
     return result  # type: ignore[return-value]
 
 
-def summary(predictions: list[Prediction]) -> dict:
-    """Median and largest absolute % errors over the cases that could be simulated."""
+def summary(predictions: list[Prediction], rows: int | None = None) -> dict:
+    """Median and largest absolute % errors over the cases that could be simulated (None if none),
+    with the counts: rows of the file, cases read from them, cases simulated."""
     import numpy as np
 
     ok = [p for p in predictions if p.ok]
-    tput = np.abs([100 * p.tput_err for p in ok]) if ok else np.array([])
-    inter = np.abs([100 * p.interactivity_err for p in ok]) if ok else np.array([])
-    nan = float("nan")
+    tput = np.abs([100 * p.tput_err for p in ok])
+    inter = np.abs([100 * p.interactivity_err for p in ok])
     return {
+        "n_rows": len(predictions) if rows is None else rows,
         "n_cases": len(predictions),
         "n_simulated": len(ok),
-        "median_abs_pct_err_tput": float(np.median(tput)) if ok else nan,
-        "median_abs_pct_err_interactivity": float(np.median(inter)) if ok else nan,
-        "max_abs_pct_err_tput": float(tput.max()) if ok else nan,
-        "max_abs_pct_err_interactivity": float(inter.max()) if ok else nan,
+        "median_abs_pct_err_tput": float(np.median(tput)) if ok else None,
+        "median_abs_pct_err_interactivity": float(np.median(inter)) if ok else None,
+        "max_abs_pct_err_tput": float(tput.max()) if ok else None,
+        "max_abs_pct_err_interactivity": float(inter.max()) if ok else None,
     }

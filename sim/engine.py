@@ -88,7 +88,6 @@ class Engine:
         self.on_complete = on_complete  # a request completed (prefill role: its prefill is done)
         self.horizon_s = horizon_s  # the clock stops here: work ending later stays in progress
         self.spec = spec or Speculation(cfg.speculative)
-        self.tokens_per_iteration = self.spec.mean_tokens  # context growth per decode request per iteration
         self._spec_z = requests.spec_z
         self.prefill_only = role == "prefill"  # hands every request over at the end of its prefill
         self.kv_ready: set[int] = set()  # decode role: requests whose KV cache arrived from a prefill worker
@@ -103,6 +102,9 @@ class Engine:
         self.gpu_s_per_decode_token = 0.0  # cumulative GPU-seconds charged to one decode token per iteration
         self.kv_used = 0.0  # tokens of KV cache reserved
         self.decode_context = 0  # total context (input + generated) of the decoding requests
+        # Context the decoding batch adds per iteration: one token per request, or with speculative
+        # decoding each request's own rate (its tokens left when it joined over its drawn iterations).
+        self.decode_growth = 0.0
 
         # The work in progress: one iteration with prefill chunks, or a run of decode iterations.
         self._epoch = 0  # tags the current wake-up; older wake-ups are ignored
@@ -120,7 +122,7 @@ class Engine:
         self.events = 0
         self.iterations = 0
         self.prefill_tokens_done = 0
-        self.decode_tokens_done = 0
+        self.decode_steps_done = 0  # decode steps of requests (tokens, without speculative decoding)
         self.prefills_done = 0  # prompts fully prefilled (each samples one token)
         self.preemptions = 0
         self._wake_callback = self._on_wake  # one bound method, not one per wake-up
@@ -187,8 +189,7 @@ class Engine:
             self._busy = False
             return
         batch = len(self.decoding)
-        growth = batch * self.tokens_per_iteration
-        preempted = batch > 0 and self.kv_used + growth > self.kv_capacity and self._make_room_for_decode()
+        preempted = batch > 0 and self.kv_used + self.decode_growth > self.kv_capacity and self._make_room_for_decode()
         chunks = self._prefill_chunks() if self.prefilling else []
         if queue and not preempted:
             chunks += self._admit(sum(c for _, _, c in chunks) if chunks else 0, now_s)
@@ -198,12 +199,15 @@ class Engine:
                 raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
             self._plan_decode_run(now_s, preempted)
             return
-        prefill_tokens = pairs = kv_read = 0
+        prefill_tokens = pairs = kv_read = largest = 0
         for _, start, size in chunks:
             prefill_tokens += size
             pairs += size * start + size * (size + 1) / 2
             kv_read += start + size
-        duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
+            largest = max(largest, size)
+        duration_s = self.perf.iteration_time_s(
+            prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks), largest
+        )
         end_s = now_s + duration_s
         quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s
         if quiet and self._ends_quietly(chunks):
@@ -226,17 +230,19 @@ class Engine:
         batch = len(self.decoding)
         if batch and self._finish_heap[0][0] == self.step + 1:
             return False
-        return self.kv_used + (2 * batch + len(chunks)) * self.tokens_per_iteration <= self.kv_capacity
+        # room for this iteration's growth and the next one's, new decoders at their fastest
+        return self.kv_used + 2 * self.decode_growth + len(chunks) * self.spec.query_tokens <= self.kv_capacity
 
     def _plan_decode_run(self, start_s: float, preempted: bool) -> None:
         """Plan decode-only iterations from ``start_s``: until a completion or a full cache (or just one)."""
         batch = len(self.decoding)
-        run = self.perf.decode_run(batch, self.decode_context)
+        run = self.perf.decode_run(batch, self.decode_context, self.decode_growth)
         if preempted or not self.event_skipping:
             iterations = 1
         else:
-            room = int((self.kv_capacity - self.kv_used) // (batch * self.tokens_per_iteration))
-            iterations = min(self._finish_heap[0][0] - self.step, room)
+            room = int((self.kv_capacity - self.kv_used) // self.decode_growth)
+            # at least one: _plan made room for it (the floor may round a last exact fit down)
+            iterations = max(1, min(self._finish_heap[0][0] - self.step, room))
             self._interruptible = not self.queue and len(self.admitted) < self.max_batch
         duration_s = run.elapsed_s(iterations)
         self._run, self._run_start_s, self._run_batch = run, start_s, batch
@@ -247,7 +253,7 @@ class Engine:
     def _make_room_for_decode(self) -> bool:
         """Preempt the most recently admitted requests until this iteration's decode growth fits."""
         preempted = False
-        while self.decoding and self.kv_used + len(self.decoding) * self.tokens_per_iteration > self.kv_capacity:
+        while self.decoding and self.kv_used + self.decode_growth > self.kv_capacity:
             self._preempt(next(reversed(self.admitted)))
             preempted = True
         return preempted
@@ -270,26 +276,28 @@ class Engine:
         A request to prefill reserves its prompt and the slot of the token its prefill samples; one
         whose KV cache was transferred here reserves what it holds and joins the decode batch.
         """
-        mu = self.tokens_per_iteration
         budget = self.max_tokens - len(self.decoding) - tokens_planned
         chunks = []
-        growth = len(self.decoding) * mu
         kv_ready = self.kv_ready
         while self.queue and budget > 0 and len(self.admitted) < self.max_batch:
             rid = self.queue[0]
             prompt = self._input[rid] + self._generated[rid]
-            ready = rid in kv_ready
-            reserve = prompt + self.kv_fixed + (0 if ready else 1)
-            if self.kv_used + growth + reserve > self.kv_capacity:
-                break
+            if rid in kv_ready:  # its cache and its first decode step must fit
+                left, iterations = self._decode_plan(rid)
+                reserve = prompt + self.kv_fixed
+                if self.kv_used + self.decode_growth + reserve + left / iterations > self.kv_capacity:
+                    break
+            else:
+                reserve = prompt + 1 + self.kv_fixed
+                if self.kv_used + self.decode_growth + reserve > self.kv_capacity:
+                    break
             self.queue.popleft()
             self.kv_used += reserve
             self.admitted[rid] = None
             self._status[rid] = _RUNNING
-            if ready:
+            if rid in kv_ready:
                 kv_ready.discard(rid)
                 self._join_decode(rid)
-                growth += mu
                 budget -= 1
                 continue
             self.prefilling[rid] = [prompt, 0]
@@ -306,13 +314,12 @@ class Engine:
         self.busy_s += duration_s
         self.iterations += 1
         self.prefill_tokens_done += prefill_tokens
-        self.decode_tokens_done += batch
+        self.decode_steps_done += batch
         if batch:
             self.step += 1
             self.gpu_s_per_decode_token += gpu_s_per_token
-            growth = batch * self.tokens_per_iteration
-            self.kv_used += growth
-            self.decode_context += growth
+            self.kv_used += self.decode_growth
+            self.decode_context += self.decode_growth
         gpu_s = self._gpu_s
         for rid, start, size in chunks:
             gpu_s[rid] += gpu_s_per_token * size
@@ -327,12 +334,12 @@ class Engine:
         batch = self._run_batch
         self.step += iterations
         self.gpu_s_per_decode_token += self.gpus * duration_s / batch
-        growth = batch * iterations * self.tokens_per_iteration
+        growth = iterations * self.decode_growth
         self.kv_used += growth
         self.decode_context += growth
         self.busy_s += duration_s
         self.iterations += iterations
-        self.decode_tokens_done += batch * iterations
+        self.decode_steps_done += batch * iterations
         heap = self._finish_heap
         if heap and heap[0][0] <= self.step:
             self._complete_finished(now_s)
@@ -378,37 +385,40 @@ class Engine:
         else:
             self._join_decode(rid)
 
+    def _decode_plan(self, rid: int) -> tuple[int, int]:
+        """Tokens a request still has to decode, and the decode iterations that will take."""
+        left = self._output[rid] - self._generated[rid]
+        return left, self.spec.iterations(left, self._spec_z[rid]) if self.spec.enabled else left
+
     def _join_decode(self, rid: int) -> None:
-        """The request decodes from the next iteration on; its finish step is known now."""
-        generated = self._generated[rid]
-        left = self._output[rid] - generated
-        iterations = self.spec.iterations(left, self._spec_z[rid]) if self.spec.enabled else left
+        """The request decodes from the next iteration on; its finish step is known now. Its context
+        grows by left / iterations tokens per iteration, so it holds exactly its final context at the end."""
+        left, iterations = self._decode_plan(rid)
         finish = self.step + iterations
         self.decoding[rid] = (finish, self.gpu_s_per_decode_token, self.step, left)
         heapq.heappush(self._finish_heap, (finish, rid))
-        self.decode_context += self._input[rid] + generated
+        self.decode_context += self._input[rid] + self._output[rid] - left
+        self.decode_growth += left / iterations
 
     def _generated_at(self, rid: int, finish: int, joined: int, left: int) -> int:
         """Tokens a decoding request has generated by the current step (its share of its iterations)."""
         iterations = finish - joined
         return self._output[rid] - left + (left * (self.step - joined)) // iterations
 
-    def _held_tokens(self, rid: int, joined: int, left: int) -> float:
-        """Context a decoding request holds: its prompt and tokens at joining, plus the mean yield since."""
-        return self._input[rid] + self._output[rid] - left + (self.step - joined) * self.tokens_per_iteration
 
     def _release(self, rid: int) -> None:
         """Free a running request's batch slot and KV cache; write back its tokens and cost."""
         del self.admitted[rid]
         prompt = self._input[rid]
         entry = self.decoding.pop(rid, None)
-        if entry is not None:  # (_generated_at and _held_tokens, inline: this is the hot path)
+        if entry is not None:  # (_generated_at, inline: this is the hot path)
             finish, mark, joined, left = entry
-            done = self.step - joined
-            self._generated[rid] = self._output[rid] - left + (left * done) // (finish - joined)
+            done, iterations = self.step - joined, finish - joined
+            self._generated[rid] = self._output[rid] - left + (left * done) // iterations
             self._gpu_s[rid] += self.gpu_s_per_decode_token - mark
-            held = prompt + self._output[rid] - left + done * self.tokens_per_iteration
+            held = prompt + self._output[rid] - left + done * left / iterations
             self.decode_context -= held
+            self.decode_growth = self.decode_growth - left / iterations if self.decoding else 0.0
         elif self.prefilling.pop(rid, None) is not None:  # its first-token slot was reserved too
             held = prompt + self._generated[rid] + 1
         else:  # completed (or handed over) at the end of its prefill

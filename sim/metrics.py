@@ -3,7 +3,8 @@
 Throughput counts input plus output tokens of completed requests over the simulated time
 (``sim_time_s``, from 0 to the end of the run, drain included), or, with ``workload.steady_state``, of
 the requests completed in the measurement window (after the warm-up requests, up to the last arrival)
-over its length (``measured_s``); the latency figures then cover the same requests. Latency percentiles are over completed
+over its length (``measured_s``); the latency figures, ``requests_arrived`` and the SLO attainment
+then cover the same requests (in a closed loop nothing is dropped or left behind in steady state). Latency percentiles are over completed
 requests. TPOT is a request's mean time per output token after the first. A request meets the SLO if it
 completed within both limits; ``slo_attainment`` is over every request that arrived (dropped and
 unfinished ones miss it).
@@ -54,13 +55,13 @@ def latency_and_tokens(
         with np.errstate(invalid="ignore"):
             in_window = (requests.finish_s > start_s) & (requests.finish_s <= end_s)
         done &= in_window
-        arrived &= in_window
+        arrived = done  # steady state: the population is the requests completed in the window
         duration_s = end_s - start_s
     tokens = requests.input_tokens + requests.output_tokens
     ttft = (requests.first_token_s - requests.arrival_s)[done]
     e2e = (requests.finish_s - requests.arrival_s)[done]
     tpot = requests.tpot_s()[done]
-    met = slo_met(requests, slo)
+    met = slo_met(requests, slo) & done
     input_tokens = int(requests.input_tokens[done].sum())
     output_tokens = int(requests.output_tokens[done].sum())
     throughput = (input_tokens + output_tokens) / duration_s if duration_s > 0 else 0.0
@@ -90,7 +91,7 @@ def latency_and_tokens(
         "e2e_s_p99": percentile(e2e, 99),
         "interactivity_tok_s_user": 1.0 / tpot_p50 if tpot_p50 > 0 else float("nan"),
         "slo_attainment": float(met.sum() / arrived.sum()) if arrived.any() else float("nan"),
-        "goodput_tok_s": float(tokens[met & done].sum()) / duration_s if duration_s > 0 else 0.0,
+        "goodput_tok_s": float(tokens[met].sum()) / duration_s if duration_s > 0 else 0.0,
         "preemptions": int(requests.preemptions.sum()),
         "recomputed_tokens": int(requests.recomputed_tokens.sum()),
     }

@@ -96,18 +96,21 @@ class PerformanceModel(Protocol):
         decode_tokens: int,
         decode_context_tokens: float,
         prefill_chunks: int = 1,
+        largest_chunk_tokens: int | None = None,
     ) -> float:
         """Seconds for an iteration with these prefill and decode parts.
 
         ``prefill_pairs``: (query, key) pairs the prefill chunks attend (causal, over full layers);
         ``prefill_kv_tokens``: context tokens whose KV the chunks read; ``decode_context_tokens``:
         total context of the decode requests (each decode token attends its whole context);
-        ``prefill_chunks``: how many prompts the prefill tokens belong to.
+        ``prefill_chunks``: how many prompts the prefill tokens belong to, the largest with
+        ``largest_chunk_tokens`` of them (None: an even split).
         """
         ...
 
-    def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
-        """The decode-only iterations of ``batch`` requests holding ``context_tokens`` in all."""
+    def decode_run(self, batch: int, context_tokens: float, growth_tokens: float) -> DecodeRun:
+        """The decode-only iterations of ``batch`` requests holding ``context_tokens`` in all, which
+        grow by ``growth_tokens`` per iteration (``batch`` without speculative decoding)."""
         ...
 
 
@@ -123,10 +126,13 @@ class ConstantPerf:
         self.iteration_s = cfg.constant_iteration_s
         self.per_token_s = cfg.constant_per_token_s
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
+    def iteration_time_s(
+        self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1,
+        largest_chunk_tokens=None,
+    ):
         return self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
 
-    def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
+    def decode_run(self, batch: int, context_tokens: float, growth_tokens: float) -> DecodeRun:
         return DecodeRun(self.iteration_s + self.per_token_s * batch, 0.0, 0.0, 0.0, 0.0)
 
 
@@ -220,7 +226,6 @@ class RooflinePerf:
         self.query_tokens = spec.query_tokens
         self.drafts = spec.draft_tokens
         self.draft_share = spec.draft_layers / layers  # the draft module, as a fraction of the main layers
-        self.tokens_per_iteration = spec.mean_tokens  # context growth per decode request per iteration
         self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
         self._expert_cache: dict[int, tuple[float, float]] = {}
@@ -294,12 +299,18 @@ class RooflinePerf:
         return -(-requests // self.tp) * self.tp / requests
 
     def iteration_time_s(
-        self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1
+        self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1,
+        largest_chunk_tokens=None,
     ):
         """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP); ``prefill_chunks``:
-        the prompts the prefill tokens belong to (for the balance of dp_attn)."""
+        the prompts the prefill tokens belong to, the largest chunk ``largest_chunk_tokens`` (default: an
+        even split), for the balance of dp_attn."""
         q, d = self.query_tokens, self.drafts
         tokens = prefill_tokens + decode_tokens * q
+        # Balance of dp_attn by whole requests: a prompt chunk counts as one, like a decoding request
+        # (serving engines schedule each attention rank's own requests and chunks; one engine-wide token
+        # budget here cannot say which rank a chunk lands on, so a long chunk beside a few decoding
+        # requests is under-weighted). ``largest_chunk_tokens`` is kept for a per-rank budget.
         share = self.busiest_share(decode_tokens + (prefill_chunks if prefill_tokens else 0)) if self.dp_attn else 1.0
         t = self.layers_time_s(tokens, share) + self.head_time_s(decode_tokens * q) + self.overhead_s
         if d and decode_tokens:
@@ -316,16 +327,16 @@ class RooflinePerf:
         )
         return t + max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
 
-    def decode_run(self, batch: int, context_tokens: float) -> DecodeRun:
+    def decode_run(self, batch: int, context_tokens: float, growth_tokens: float) -> DecodeRun:
         """Attention = max(compute line, memory line), each affine in the context, which grows by
-        ``batch`` times the tokens per iteration."""
-        c, w1, f, w2, b, growth = self._decode_constants.get(batch) or self._decode_constants_for(batch)
-        return DecodeRun(c, context_tokens * f + w1, growth * f, context_tokens * b + w2, growth * b)
+        ``growth_tokens`` per iteration."""
+        c, w1, f, w2, b = self._decode_constants.get(batch) or self._decode_constants_for(batch)
+        return DecodeRun(c, context_tokens * f + w1, growth_tokens * f, context_tokens * b + w2, growth_tokens * b)
 
     def _decode_constants_for(self, batch: int) -> tuple[float, ...]:
         """What a decode iteration's time takes from the batch alone: GEMMs, communication, overhead
         (c), the windows' attention (w1, w2), the seconds per context token of attention's compute and
-        memory lines (f, b), and the context growth per iteration."""
+        memory lines (f, b)."""
         c = self.iteration_time_s(0, 0.0, 0.0, batch, 0.0)
         share = self.busiest_share(batch)
         draft = self.drafts * self.draft_share
@@ -334,7 +345,7 @@ class RooflinePerf:
         c -= max(w1, w2)  # iteration_time_s counted the windows' attention: it belongs to the max() terms
         f = self._flops_s_per_context_token * share * (self.query_tokens + draft)
         b = self._bytes_s_per_context_token * share * (1 + draft)
-        constants = (c, w1, f, w2, b, batch * self.tokens_per_iteration)
+        constants = (c, w1, f, w2, b)
         self._decode_constants[batch] = constants
         return constants
 

@@ -26,7 +26,7 @@ from sim.metrics import latency_and_tokens
 from sim.models import ModelArch, validate_model
 from sim.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
 from sim.precision import Precision
-from sim.requests import RequestTable
+from sim.requests import RequestTable, Status
 from sim.router import Router
 from sim.speculative import Speculation
 from sim.workload import draw_requests, max_length, mean_length, validate_workload
@@ -137,14 +137,20 @@ def build(cfg: SimConfig) -> Deployment:
             pools[0].perf, cfg.engine, mem.kv_capacity_tokens, mem.kv_fixed_tokens, mean_in, mean_out, spec.mean_tokens
         )
     # KV-cache transfer from a prefill to a decode worker: over the scale-up fabric if the whole fleet
-    # is one scale-up domain, over the scale-out network otherwise; spread over the GPU pairs of the
-    # smaller worker (a dp_attn decode worker holds a request on one GPU).
+    # is one scale-up domain, over the scale-out network otherwise. A GQA cache split over the heads of
+    # tensor-parallel workers moves over the GPU pairs of the smaller one; a request held on one GPU
+    # (dp_attn on either side) or MLA's latent (which every tensor-parallel rank needs whole) crosses
+    # one GPU's link.
     link = platform.scaleup_bytes_per_s if counts.gpus <= platform.scaleup_domain_gpus else platform.scaleout_bytes_per_s
-    pairs = 1 if cfg.worker.dp_attn else min(cfg.worker.tp, cfg.prefill_worker.tp)
+    one_link = cfg.worker.dp_attn or cfg.prefill_worker.dp_attn or model.is_mla
+    pairs = 1 if one_link else min(cfg.worker.tp, cfg.prefill_worker.tp)
     per_token_s = model.kv_bytes_per_token(precision.kv_dtype) / (pairs * link * cfg.perf.comm_efficiency)
     return Deployment(
         cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, per_token_s, cfg.perf.collective_latency_s
     )
+
+
+_COMPLETED = int(Status.COMPLETED)
 
 
 class Simulation:
@@ -223,8 +229,12 @@ class Simulation:
             self.router.dispatch(rid)
 
     def _on_prefilled(self, rid: int) -> None:
-        """Disaggregated: a prefill worker is done with the request; its KV cache moves to a decode worker."""
+        """Disaggregated: a prefill worker is done with the request; its KV cache moves to a decode worker
+        (unless its first token was its last)."""
         self.router.completed(self.requests.worker[rid])
+        if self.requests.status[rid] == _COMPLETED:
+            self._request_done()
+            return
         dep = self.deployment
         transfer_s = dep.kv_transfer_latency_s + (self.requests.input_list[rid] + 1) * dep.kv_transfer_s_per_token
         self.env.call_in(transfer_s, self._deliver, rid)
@@ -234,6 +244,9 @@ class Simulation:
 
     def _on_complete(self, rid: int) -> None:
         self._decode_router.completed(self.requests.worker[rid])
+        self._request_done()
+
+    def _request_done(self) -> None:
         self._count_finished()
         if self.closed_loop:
             # The client sends its next request after every other event of this instant (other workers'
@@ -329,7 +342,7 @@ class Simulation:
             "iterations": np.array([e.iterations for e in self.engines]),
             "events": np.array([e.events for e in self.engines]),
             "prefill_tokens": np.array([e.prefill_tokens_done for e in self.engines]),
-            "decode_tokens": np.array([e.decode_tokens_done for e in self.engines]),
+            "decode_steps": np.array([e.decode_steps_done for e in self.engines]),
             "preemptions": np.array([e.preemptions for e in self.engines]),
         }
         return Result(metrics, columns, workers)

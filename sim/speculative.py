@@ -10,7 +10,8 @@ The engine stays O(1) per request: when a request starts decoding, the number of
 for its remaining ``L`` tokens is drawn once, from the normal approximation of the renewal count
 (mean L/μ, variance L·σ²/μ³, σ² the variance of one iteration's yield), clipped to what is possible
 (between ⌈L/(1+d)⌉ and L iterations), from a standard normal drawn per request up front by its own
-random stream. Between its start and its end the request's context grows by μ tokens per iteration.
+random stream. Between its start and its end the request's context grows by its tokens over its
+iterations per iteration (μ on average), so it ends holding exactly its final context.
 """
 
 from __future__ import annotations

@@ -58,9 +58,10 @@ def to_json(predictions: list[Prediction], problems: list[RowProblem], calibrati
                 "wall_s": p.wall_s,
             }
         )
+    empty = dict.fromkeys(cases[0] if cases else ("tput_per_gpu_meas", "tput_per_gpu_pred", "interactivity_meas", "interactivity_pred"))
     for r in problems:
-        cases.append({"case_id": r.case_id, "status": "not_read", "reason": str(r), "row": r.row, "column": r.column})
-    return {"calibration": calibration, "cases": cases, "summary": summary(predictions)}
+        cases.append({**empty, "case_id": r.case_id, "status": "not_read", "reason": str(r), "row": r.row, "column": r.column})
+    return {"calibration": calibration, "cases": cases, "summary": summary(predictions, len(predictions) + len(problems))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,15 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     problems = [r for r in rows if isinstance(r, RowProblem)]
     predictions = predict_all(cases, (f"calibration={args.calibration}",), args.processes)
     print(table(predictions, problems))
-    s = summary(predictions)
-    print(
-        f"\n{s['n_simulated']} of {len(rows)} cases simulated ({len(problems)} not read) in {time.perf_counter() - start:.0f} s; "
-        f"median |error| throughput/GPU {s['median_abs_pct_err_tput']:.1f}%, interactivity "
-        f"{s['median_abs_pct_err_interactivity']:.1f}%; max |error| throughput/GPU {s['max_abs_pct_err_tput']:.1f}%, "
-        f"interactivity {s['max_abs_pct_err_interactivity']:.1f}%"
-    )
+    s = summary(predictions, len(rows))
+    print(f"\n{s['n_simulated']} of {len(rows)} cases simulated ({len(problems)} not read) in {time.perf_counter() - start:.0f} s", end="")
+    if s["n_simulated"]:
+        print(
+            f"; median |error| throughput/GPU {s['median_abs_pct_err_tput']:.1f}%, interactivity "
+            f"{s['median_abs_pct_err_interactivity']:.1f}%; max |error| throughput/GPU {s['max_abs_pct_err_tput']:.1f}%, "
+            f"interactivity {s['max_abs_pct_err_interactivity']:.1f}%"
+        )
+    else:
+        print()
     if args.json:
-        args.json.write_text(json.dumps(to_json(predictions, problems, args.calibration), indent=2) + "\n")
+        args.json.write_text(json.dumps(to_json(predictions, problems, args.calibration), indent=2, allow_nan=False) + "\n")
     return 0 if s["n_simulated"] else 1
 
 

@@ -44,14 +44,15 @@ class CrossingPerf:
     so a decode run's two lines cross and DecodeRun has two pieces; prefill costs 20 us per token.
     """
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, *layout):
         decode = max(4e-4 + 2e-7 * decode_context_tokens, 1e-7 * decode_tokens + 5e-7 * decode_context_tokens)
         return 1e-3 + 2e-5 * prefill_tokens + (decode if decode_tokens else 0.0)
 
-    def decode_run(self, batch, context_tokens):
+    def decode_run(self, batch, context_tokens, growth_tokens):
         from sim.perf import DecodeRun
 
-        return DecodeRun(1e-3, 4e-4 + 2e-7 * context_tokens, 2e-7 * batch, 1e-7 * batch + 5e-7 * context_tokens, 5e-7 * batch)
+        g = growth_tokens
+        return DecodeRun(1e-3, 4e-4 + 2e-7 * context_tokens, 2e-7 * g, 1e-7 * batch + 5e-7 * context_tokens, 5e-7 * g)
 
 
 # Four identical workers timed by a constant model: events of different workers tie exactly.
@@ -114,7 +115,7 @@ def test_event_skipping_matches_stepping(case):
     if case.startswith("cut_off"):
         assert step.metrics["requests_in_flight"] > 0
     if perf is not None:
-        assert any(perf.decode_run(b, c).cross is not None for b, c in ((32, 1000), (8, 100)))
+        assert any(perf.decode_run(b, c, b).cross is not None for b, c in ((32, 1000), (8, 100)))
     if case == "cut_off_mid_prefill":
         assert skip.metrics["gpu_utilization"] == 0 and np.isnan(skip.requests["first_token_s"]).all()
     else:  # skipping is what it claims: far fewer events than iterations
@@ -126,7 +127,7 @@ def test_tokens_are_conserved_through_preemption():
     sim, result = run(*TIGHT, "workload.load_fraction=null", "workload.rate_rps=9.0")
     req = sim.requests
     assert (req.status == Status.COMPLETED).all() and req.preemptions.sum() > 0
-    processed = sum(e.prefill_tokens_done + e.decode_tokens_done for e in sim.engines)
+    processed = sum(e.prefill_tokens_done + e.decode_steps_done for e in sim.engines)
     expected = int((req.input_tokens + req.output_tokens - 1 + req.recomputed_tokens).sum())
     assert processed == expected
     np.testing.assert_array_equal(req.generated, req.output_tokens)
@@ -148,7 +149,7 @@ def test_every_request_is_delivered_dropped_or_in_flight():
     assert completed + sim.router.dropped + in_flight == arrived
     assert result.metrics["requests_in_flight"] == in_flight and result.metrics["requests_dropped"] == sim.router.dropped
     # every token the engines sampled is in some request's count, and none beyond what it asked for
-    sampled = sum(e.decode_tokens_done + e.prefills_done for e in sim.engines)
+    sampled = sum(e.decode_steps_done + e.prefills_done for e in sim.engines)
     assert int(req.generated.sum()) == sampled
     assert (req.generated <= req.output_tokens).all()
     assert (req.generated[req.status == Status.DROPPED] == 0).all()

@@ -123,8 +123,8 @@ def test_disaggregated_serving_conserves_tokens_and_counts_every_gpu():
     assert prefill.sum() == 3 and decode.sum() == 2
     # every prompt is prefilled once on a prefill worker, every other token decoded on a decode worker
     assert w["prefill_tokens"][prefill].sum() == r["input_tokens"].sum() and w["prefill_tokens"][decode].sum() == 0
-    assert w["decode_tokens"][prefill].sum() == 0
-    assert w["decode_tokens"][decode].sum() == (r["output_tokens"] - 1).sum()
+    assert w["decode_steps"][prefill].sum() == 0
+    assert w["decode_steps"][decode].sum() == (r["output_tokens"] - 1).sum()  # no speculation: a step is a token
     assert set(r["worker"]) <= set(range(3, 5))  # requests end on decode workers
     # the KV transfer sits between the first token and the second
     dep = sim.deployment
@@ -172,3 +172,39 @@ def test_calibration_fills_unset_factors_by_generation_and_explicit_values_win()
     assert calibrated(make_config("engine.speculative.method=mtp")).engine.speculative.acceptance_rate == (
         make_config().calibration.mtp_acceptance_rate
     )
+
+
+def test_disaggregated_one_token_requests_complete_on_the_prefill_worker():
+    cfg = make_config(
+        "platform=b200", "model=deepseek_r1", "precision=fp4", "fleet.workers=1", "fleet.prefill_workers=1",
+        "prefill_worker.tp=4", "workload.length_dist=fixed", "workload.output_tokens=1", "workload.load_fraction=null",
+        "workload.rate_rps=20", *TOY,
+    )
+    m = Simulation(build(cfg)).run().metrics
+    assert m["requests_completed"] == 60 and m["output_tokens"] == 60
+
+
+@pytest.mark.parametrize("acceptance", [0.3, 0.9])
+def test_mtp_requests_end_holding_exactly_their_context_so_a_request_that_fits_completes(acceptance):
+    """Each request's context grows at its own rate (tokens left / its drawn iterations): at its end it
+    holds input + output, so one that fits the cache by a few tokens never outgrows it."""
+    cfg = make_config(
+        "platform=b200", "model=deepseek_r1", "precision=fp4", "worker.tp=8", "workload=closed_loop",
+        "workload.concurrency=1", "workload.num_requests=6", "workload.length_dist=fixed",
+        "workload.output_tokens=8000", "engine.speculative.method=mtp", f"engine.speculative.acceptance_rate={acceptance}",
+        *TOY[1:],
+    )
+    dep = build(cfg)
+    mem = dep.memory  # shrink the cache to about 70k tokens
+    util = (mem.weight_bytes_per_gpu + mem.activation_bytes_per_gpu + 70_000 * mem.kv_bytes_per_token_per_gpu) / dep.platform.memory_bytes
+    small = ("platform=b200", "model=deepseek_r1", "precision=fp4", "worker.tp=8", f"engine.gpu_memory_utilization={util}")
+    capacity = build(make_config(*small)).memory.kv_capacity_tokens
+    cfg = make_config(
+        *small, "workload=closed_loop", "workload.concurrency=1", "workload.num_requests=6", "workload.length_dist=fixed",
+        f"workload.input_tokens={int(capacity) - 8000 - 50}", "workload.output_tokens=8000",
+        "engine.speculative.method=mtp", f"engine.speculative.acceptance_rate={acceptance}", *TOY[1:],
+    )
+    sim = Simulation(build(cfg))
+    m = sim.run().metrics
+    assert m["requests_completed"] == 6 and m["preemptions"] == 0
+    assert all(abs(e.kv_used) < 1e-6 and abs(e.decode_context) < 1e-6 for e in sim.engines)

@@ -49,7 +49,7 @@ def test_a_decode_run_in_closed_form_equals_its_iterations_one_by_one(model):
     """What event skipping relies on: k decode iterations timed at once = timed one at a time."""
     perf, *_ = roofline(f"model={model}", "precision=fp8", "platform=b200", "worker.tp=8")
     for batch, context in ((1, 100), (64, 64 * 3000), (256, 256 * 20)):
-        run = perf.decode_run(batch, context)
+        run = perf.decode_run(batch, context, batch)
         steps = np.cumsum([perf.iteration_time_s(0, 0.0, 0.0, batch, context + batch * i) for i in range(3000)])
         for k in (1, 2, 17, 1000, 3000):
             assert run.elapsed_s(k) == pytest.approx(steps[k - 1], rel=1e-9)

@@ -75,9 +75,29 @@ def test_bad_rows_are_named_by_row_and_column_and_the_others_still_run(tmp_path,
     unfit = status["does-not-fit"]
     assert unfit["status"] == "not_simulated" and "does not fit" in unfit["reason"] and "GB" in unfit["reason"]
     assert status["unknown-platform"]["status"] == "not_read" and "row 3" in status["unknown-platform"]["reason"]
-    assert out["summary"]["n_cases"] == 2 and out["summary"]["n_simulated"] == 1
+    assert out["summary"]["n_rows"] == 6 and out["summary"]["n_cases"] == 2 and out["summary"]["n_simulated"] == 1
+    assert set(status["unknown-platform"]) >= {"tput_per_gpu_pred", "tput_per_gpu_meas", "interactivity_pred", "interactivity_meas"}
     printed = capsys.readouterr().out
     assert "not read: row 5 (text-measurement), column tput_per_gpu" in printed
+
+
+def test_a_case_that_fails_or_cannot_be_compared_is_reported_and_the_others_still_run(tmp_path):
+    path = write_cases(
+        tmp_path / "cases.csv",
+        [
+            {"case_id": "good", "concurrency": "4"},
+            {"case_id": "one-token", "osl": "1", "concurrency": "4"},  # no time per output token to compare
+            {"case_id": "two-pools?", "disagg": "2"},
+        ],
+    )
+    rows = read_cases(path)
+    assert [r.column for r in rows if isinstance(r, RowProblem)] == ["disagg"]
+    json_path = tmp_path / "out.json"
+    assert validate_main([str(path), "--json", str(json_path), "--processes", "1", "--calibration", "uncalibrated"]) == 0
+    out = json.loads(json_path.read_text())  # valid JSON: no NaN
+    status = {c["case_id"]: c["status"] for c in out["cases"]}
+    assert status == {"good": "ok", "one-token": "not_simulated", "two-pools?": "not_read"}
+    assert validate_main([str(path), "--processes", "1", "--calibration", "no_such_calibration"]) == 1  # every case reported failed
 
 
 def test_a_missing_column_is_named_in_every_row(tmp_path):
