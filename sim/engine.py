@@ -192,7 +192,7 @@ class Engine:
         preempted = batch > 0 and self.kv_used + self.decode_growth > self.kv_capacity and self._make_room_for_decode()
         chunks = self._prefill_chunks() if self.prefilling else []
         if queue and not preempted:
-            chunks += self._admit(sum(c for _, _, c in chunks) if chunks else 0, now_s)
+            chunks += self._admit(sum(c for _, _, c in chunks) if chunks else 0)
         batch = len(self.decoding)
         if not chunks:
             if not batch:
@@ -270,7 +270,7 @@ class Engine:
             budget -= size
         return chunks
 
-    def _admit(self, tokens_planned: int, now_s: float) -> list[tuple[int, int, int]]:
+    def _admit(self, tokens_planned: int) -> list[tuple[int, int, int]]:
         """Admit queued requests (FIFO) while batch slots, token budget and KV cache allow.
 
         A request to prefill reserves its prompt and the slot of the token its prefill samples; one
