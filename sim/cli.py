@@ -33,16 +33,28 @@ def _write_status(out_dir: Path, status: str, error: str | None = None) -> None:
     (out_dir / "status.json").write_text(json.dumps({"status": status, "error": error}, indent=2) + "\n")
 
 
+def fleet_text(cfg) -> str:
+    """The fleet in a few words: racks, or the pools of workers with their layouts."""
+    fleet, platform = cfg.fleet, cfg.platform.name
+
+    def layout(worker) -> str:
+        return f"tp={worker.tp}" + (" dp_attn" if worker.dp_attn else "")
+
+    where = f"{fleet.racks} x {platform}" if not fleet.workers else platform
+    if not fleet.prefill_workers:
+        count = f"{fleet.workers} workers, " if fleet.workers else ""
+        return f"{where} ({count}{layout(cfg.worker)})"
+    decode = f"{fleet.workers} decode" if fleet.workers else "decode workers in the rest"
+    return f"{where}: {fleet.prefill_workers} prefill ({layout(cfg.prefill_worker)}) + {decode} ({layout(cfg.worker)})"
+
+
 def run_job(cfg: DictConfig, out_dir: Path) -> float:
     """Simulate one configuration and write its outputs into ``out_dir``; return $ per Mtok."""
     sim_cfg = to_sim_config(cfg)
     result = simulate(sim_cfg)
     metrics = result.metrics
     write_metrics(out_dir / "metrics.json", metrics)
-    title = (
-        f"{sim_cfg.model.name} {sim_cfg.precision.name} on {sim_cfg.fleet.racks} x {sim_cfg.platform.name} "
-        f"(tp={sim_cfg.worker.tp}), {sim_cfg.workload.name}"
-    )
+    title = f"{sim_cfg.model.name} {sim_cfg.precision.name} on {fleet_text(sim_cfg)}, {sim_cfg.workload.name}"
     if sim_cfg.output.requests_csv:
         write_table(out_dir / "requests.csv", result.requests)
         write_table(out_dir / "workers.csv", result.workers)
