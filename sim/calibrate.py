@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from sim.benchmark import Prediction, RowProblem, _predict_star, read_cases, summary
+from sim.benchmark import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
 from sim.config import CONFIG_DIR
 
 #: Fitted factors: (name, lower bound, upper bound, start). The bounds are what kernels achieve in
@@ -80,7 +80,8 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 300, log=pri
 
         def evaluate(theta: np.ndarray) -> list[Prediction]:
             values = dict(zip(names, np.exp(theta)))
-            return pool.map(_predict_star, [(case, overrides_for(values), 6) for case in cases], chunksize=1)
+            jobs = [(case, overrides_for(values), REQUESTS_PER_CLIENT) for case in cases]
+            return pool.map(_predict_star, jobs, chunksize=1)
 
         def objective(theta: np.ndarray) -> np.ndarray:
             nonlocal evaluations
