@@ -199,15 +199,12 @@ class Engine:
                 raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
             self._plan_decode_run(now_s, preempted)
             return
-        prefill_tokens = pairs = kv_read = largest = 0
+        prefill_tokens = pairs = kv_read = 0
         for _, start, size in chunks:
             prefill_tokens += size
             pairs += size * start + size * (size + 1) / 2
             kv_read += start + size
-            largest = max(largest, size)
-        duration_s = self.perf.iteration_time_s(
-            prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks), largest
-        )
+        duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
         end_s = now_s + duration_s
         quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s
         if quiet and self._ends_quietly(chunks):
@@ -282,22 +279,22 @@ class Engine:
         while self.queue and budget > 0 and len(self.admitted) < self.max_batch:
             rid = self.queue[0]
             prompt = self._input[rid] + self._generated[rid]
-            if rid in kv_ready:  # its cache and its first decode step must fit
+            ready = rid in kv_ready
+            if ready:  # its cache and its first decode step must fit
                 left, iterations = self._decode_plan(rid)
                 reserve = prompt + self.kv_fixed
-                if self.kv_used + self.decode_growth + reserve + left / iterations > self.kv_capacity:
-                    break
+                first_step = left / iterations
             else:
-                reserve = prompt + 1 + self.kv_fixed
-                if self.kv_used + self.decode_growth + reserve > self.kv_capacity:
-                    break
+                reserve, first_step = prompt + 1 + self.kv_fixed, 0.0
+            if self.kv_used + self.decode_growth + reserve + first_step > self.kv_capacity:
+                break
             self.queue.popleft()
             self.kv_used += reserve
             self.admitted[rid] = None
             self._status[rid] = _RUNNING
-            if rid in kv_ready:
+            if ready:
                 kv_ready.discard(rid)
-                self._join_decode(rid)
+                self._join_decode(rid, left, iterations)
                 budget -= 1
                 continue
             self.prefilling[rid] = [prompt, 0]
@@ -383,17 +380,17 @@ class Engine:
             self._status[rid] = _QUEUED
             self.on_complete(rid)
         else:
-            self._join_decode(rid)
+            self._join_decode(rid, *self._decode_plan(rid))
 
     def _decode_plan(self, rid: int) -> tuple[int, int]:
         """Tokens a request still has to decode, and the decode iterations that will take."""
         left = self._output[rid] - self._generated[rid]
         return left, self.spec.iterations(left, self._spec_z[rid]) if self.spec.enabled else left
 
-    def _join_decode(self, rid: int) -> None:
-        """The request decodes from the next iteration on; its finish step is known now. Its context
-        grows by left / iterations tokens per iteration, so it holds exactly its final context at the end."""
-        left, iterations = self._decode_plan(rid)
+    def _join_decode(self, rid: int, left: int, iterations: int) -> None:
+        """The request decodes its ``left`` tokens in ``iterations`` iterations from the next on (see
+        :meth:`_decode_plan`); its finish step is known now. Its context grows by left / iterations tokens
+        per iteration, so it holds exactly its final context at the end."""
         finish = self.step + iterations
         self.decoding[rid] = (finish, self.gpu_s_per_decode_token, self.step, left)
         heapq.heappush(self._finish_heap, (finish, rid))

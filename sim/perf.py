@@ -96,15 +96,13 @@ class PerformanceModel(Protocol):
         decode_tokens: int,
         decode_context_tokens: float,
         prefill_chunks: int = 1,
-        largest_chunk_tokens: int | None = None,
     ) -> float:
         """Seconds for an iteration with these prefill and decode parts.
 
         ``prefill_pairs``: (query, key) pairs the prefill chunks attend (causal, over full layers);
         ``prefill_kv_tokens``: context tokens whose KV the chunks read; ``decode_context_tokens``:
         total context of the decode requests (each decode token attends its whole context);
-        ``prefill_chunks``: how many prompts the prefill tokens belong to, the largest with
-        ``largest_chunk_tokens`` of them (None: an even split).
+        ``prefill_chunks``: how many prompts the prefill tokens belong to.
         """
         ...
 
@@ -126,10 +124,7 @@ class ConstantPerf:
         self.iteration_s = cfg.constant_iteration_s
         self.per_token_s = cfg.constant_per_token_s
 
-    def iteration_time_s(
-        self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1,
-        largest_chunk_tokens=None,
-    ):
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
         return self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
 
     def decode_run(self, batch: int, context_tokens: float, growth_tokens: float) -> DecodeRun:
@@ -172,7 +167,6 @@ class RooflinePerf:
         dp = worker.dp_attn
         self.tp, self.ep, self.dp_attn = tp, ep, dp
         self.model = model
-        self.spec = spec
         self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * cfg.compute_efficiency
         # Attention kernels run in BF16 (the KV cache is dequantised on load).
         self.attn_flops_per_s = platform.peak_flops("bf16") * cfg.attention_efficiency
@@ -246,14 +240,15 @@ class RooflinePerf:
         routings = tokens * self.model.cfg.top_k
         return min(float(ep), 1.0 + math.sqrt(2.0 * math.log(ep) * (ep - 1) / routings))
 
+    def experts_hit(self, tokens: int) -> float:
+        """Distinct routed experts the busiest expert-parallel group's GPUs read for ``tokens`` tokens
+        (the expected distinct experts hit, scaled by the imbalance, at most all of them)."""
+        expected = self.model.expected_distinct_experts(tokens) * self.moe_imbalance(tokens)
+        return min(self.model.cfg.n_routed_experts, expected)
+
     def weight_bytes_read(self, tokens: int) -> float:
         """Layer weight bytes the busiest GPU reads in an iteration of ``tokens`` tokens (head excluded)."""
-        read = self.dense_bytes
-        if self.model.is_moe:
-            experts = self.model.cfg.n_routed_experts
-            hit = min(experts, self.model.expected_distinct_experts(tokens) * self.moe_imbalance(tokens))
-            read += hit * self.expert_bytes
-        return read
+        return self.dense_bytes + (self.experts_hit(tokens) * self.expert_bytes if self.model.is_moe else 0.0)
 
     def layers_time_s(self, tokens: int, share: float = 1.0) -> float:
         """Seconds of the GEMMs and communication of all layers for ``tokens`` tokens, when the busiest
@@ -278,9 +273,11 @@ class RooflinePerf:
             costs = (0.0, 0.0)
         else:
             imbalance = self.moe_imbalance(tokens)
-            hit = min(self.model.cfg.n_routed_experts, self.model.expected_distinct_experts(tokens) * imbalance)
             routings = tokens * self.model.cfg.top_k * imbalance
-            experts_s = max(routings * self.expert_flops_per_routing / self.gemm_flops_per_s, hit * self.expert_bytes / self.hbm_bytes_per_s)
+            experts_s = max(
+                routings * self.expert_flops_per_routing / self.gemm_flops_per_s,
+                self.experts_hit(tokens) * self.expert_bytes / self.hbm_bytes_per_s,
+            )
             costs = (experts_s, tokens * self.moe_comm_bytes_per_token * imbalance)
         self._expert_cache[tokens] = costs
         return costs
@@ -298,19 +295,15 @@ class RooflinePerf:
             return 1.0
         return -(-requests // self.tp) * self.tp / requests
 
-    def iteration_time_s(
-        self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1,
-        largest_chunk_tokens=None,
-    ):
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
         """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP); ``prefill_chunks``:
-        the prompts the prefill tokens belong to, the largest chunk ``largest_chunk_tokens`` (default: an
-        even split), for the balance of dp_attn."""
+        the prompts the prefill tokens belong to (for the balance of dp_attn)."""
         q, d = self.query_tokens, self.drafts
         tokens = prefill_tokens + decode_tokens * q
         # Balance of dp_attn by whole requests: a prompt chunk counts as one, like a decoding request
         # (serving engines schedule each attention rank's own requests and chunks; one engine-wide token
         # budget here cannot say which rank a chunk lands on, so a long chunk beside a few decoding
-        # requests is under-weighted). ``largest_chunk_tokens`` is kept for a per-rank budget.
+        # requests is under-weighted).
         share = self.busiest_share(decode_tokens + (prefill_chunks if prefill_tokens else 0)) if self.dp_attn else 1.0
         t = self.layers_time_s(tokens, share) + self.head_time_s(decode_tokens * q) + self.overhead_s
         if d and decode_tokens:

@@ -44,7 +44,7 @@ class CrossingPerf:
     so a decode run's two lines cross and DecodeRun has two pieces; prefill costs 20 us per token.
     """
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, *layout):
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
         decode = max(4e-4 + 2e-7 * decode_context_tokens, 1e-7 * decode_tokens + 5e-7 * decode_context_tokens)
         return 1e-3 + 2e-5 * prefill_tokens + (decode if decode_tokens else 0.0)
 
