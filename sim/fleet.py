@@ -18,7 +18,7 @@ from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig
 from sim.hardware import Platform
 from sim.models import ModelArch
 from sim.perf import kv_shards
-from sim.precision import BYTES_PER_ELEMENT, Precision
+from sim.precision import Precision
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def worker_memory(platform: Platform, model: ModelArch, precision: Precision, wo
     weights too (tensor-parallel attention) or on every GPU (``dp_attn``)."""
     tp = worker.tp
     usable = platform.memory_bytes * engine.gpu_memory_utilization
-    wb = BYTES_PER_ELEMENT[precision.weight_dtype]
+    wb = precision.weight_bytes
     replicated = model.non_expert_params * wb + model.embedding_params * 2.0
     weights = model.routed_expert_params * wb / tp + (replicated if worker.dp_attn else replicated / tp)
     activations = engine.activation_reserve_gb * 1e9

@@ -1,14 +1,15 @@
 """Summaries of a run: the scalar metrics of ``metrics.json``, with units in their names.
 
 Throughput counts input plus output tokens of completed requests over the simulated time
-(``sim_time_s``, from 0 to the end of the run, drain included), or, with ``workload.steady_state``, of
-the requests completed in the measurement window (after the warm-up requests, up to the last arrival)
-over its length (``measured_s``); the latency figures, ``requests_arrived`` and the SLO attainment
-then cover the same requests (in a closed loop nothing is dropped or left behind in steady state). Latency percentiles are over completed
+(``sim_time_s``, from 0 to the end of the run, drain included). Latency percentiles are over completed
 requests. TPOT is a request's mean time per output token after the first. A request meets the SLO if it
 completed within both limits; ``slo_attainment`` is over every request that arrived (dropped and
 unfinished ones miss it).
-"""
+
+With ``workload.steady_state`` every figure here covers the requests completed in the measurement
+window (after the warm-up requests, up to the last arrival), and rates are over its length
+(``measured_s``); ``requests_arrived`` and the SLO attainment count the same requests (in a closed loop
+nothing is dropped or left behind in steady state)."""
 
 from __future__ import annotations
 
