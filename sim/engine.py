@@ -39,8 +39,7 @@ import heapq
 from collections import deque
 from typing import Callable
 
-import simpy
-
+from sim.clock import FleetEnvironment
 from sim.config import EngineConfig
 from sim.perf import DecodeRun, PerformanceModel
 from sim.requests import RequestTable, Status
@@ -54,7 +53,7 @@ class Engine:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: FleetEnvironment,
         worker_id: int,
         gpus: int,
         perf: PerformanceModel,
@@ -101,7 +100,7 @@ class Engine:
         self.step = 0  # decode iterations run so far
         self.gpu_s_per_decode_token = 0.0  # cumulative GPU-seconds charged to one decode token per iteration
         self.kv_used = 0.0  # tokens of KV cache reserved
-        self.decode_context = 0  # total context (input + generated) of the decoding requests
+        self.decode_context = 0.0  # total context (input + generated) of the decoding requests
         # Context the decoding batch adds per iteration: one token per request, or with speculative
         # decoding each request's own rate (its tokens left when it joined over its drawn iterations).
         self.decode_growth = 0.0
@@ -157,7 +156,9 @@ class Engine:
             elapsed_s = now_s - self._run_start_s
             # Before the run starts (a prefill iteration is in progress) join at its start; from its
             # start on, join after the iteration in progress.
-            done, duration_s = self._run.boundary(elapsed_s) if elapsed_s >= 0 else (0, 0.0)
+            run = self._run
+            assert run is not None  # only a planned decode run is interruptible
+            done, duration_s = run.boundary(elapsed_s) if elapsed_s >= 0 else (0, 0.0)
             if done < self._run_iterations:
                 self._run_iterations, self._run_duration_s = done, duration_s
                 self._wake_at(max(now_s, self._run_start_s + duration_s))
@@ -199,7 +200,8 @@ class Engine:
                 raise RuntimeError(f"worker {self.worker_id}: queue cannot progress (engine bug)")
             self._plan_decode_run(now_s, preempted)
             return
-        prefill_tokens = pairs = kv_read = 0
+        prefill_tokens = kv_read = 0
+        pairs = 0.0
         for _, start, size in chunks:
             prefill_tokens += size
             pairs += size * start + size * (size + 1) / 2
@@ -417,9 +419,9 @@ class Engine:
             self.decode_context -= held
             self.decode_growth = self.decode_growth - left / iterations if self.decoding else 0.0
         elif self.prefilling.pop(rid, None) is not None:  # its first-token slot was reserved too
-            held = prompt + self._generated[rid] + 1
+            held = prompt + self._generated[rid] + 1.0
         else:  # completed (or handed over) at the end of its prefill
-            held = prompt + self._generated[rid]
+            held = prompt + self._generated[rid] + 0.0  # (a float, like the branches above)
         self.kv_used -= held + self.kv_fixed
 
     def _complete(self, rid: int, now_s: float) -> None:

@@ -31,6 +31,17 @@ from sim.precision import Precision
 from sim.speculative import Speculation
 
 
+_EFFICIENCIES = ("compute_efficiency", "attention_efficiency", "memory_efficiency", "comm_efficiency")
+
+
+def _calibrated_value(cfg: PerfConfig, key: str) -> float:
+    """A factor of the roofline model; None means the calibration did not fill it in."""
+    value = getattr(cfg, key)
+    if value is None:
+        raise ConfigError(f"perf.{key} is unset: build the deployment with sim.simulation.build (which applies the calibration) or set it")
+    return float(value)
+
+
 class DecodeRun:
     """Decode-only iterations i = 0, 1, ... taking ``c + max(p1 + q1·i, p2 + q2·i)`` seconds each.
 
@@ -69,20 +80,20 @@ class DecodeRun:
             base_k, x, a, q = 0, elapsed_s, self.a, self.q
         if q > 0:  # solve a·k + q·k(k-1)/2 = x for k
             b = a - q / 2
-            k = (-b + math.sqrt(b * b + 2 * q * x)) / q
+            root = (-b + math.sqrt(b * b + 2 * q * x)) / q
         else:
-            k = x / a
-        k = max(1, base_k + math.ceil(k - 1e-9))
-        t = self.elapsed_s(k)
+            root = x / a
+        done = max(1, base_k + math.ceil(root - 1e-9))
+        t = self.elapsed_s(done)
         while t < elapsed_s:  # guard against rounding in the root
-            k += 1
-            t = self.elapsed_s(k)
-        while k > 1:
-            before = self.elapsed_s(k - 1)
+            done += 1
+            t = self.elapsed_s(done)
+        while done > 1:
+            before = self.elapsed_s(done - 1)
             if before < elapsed_s:
                 break
-            k, t = k - 1, before
-        return k, t
+            done, t = done - 1, before
+        return done, t
 
 
 class PerformanceModel(Protocol):
@@ -155,11 +166,11 @@ class RooflinePerf:
     def __init__(
         self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
     ):
-        for key in ("compute_efficiency", "attention_efficiency", "memory_efficiency", "comm_efficiency"):
-            value = getattr(cfg, key)
-            if not 0 < value <= 1:
-                raise ConfigError(f"perf.{key}={value} must be in (0, 1]")
-        if cfg.iteration_overhead_s < 0 or cfg.collective_latency_s < 0:
+        factors = {key: _calibrated_value(cfg, key) for key in _EFFICIENCIES + ("iteration_overhead_s", "collective_latency_s")}
+        for key in _EFFICIENCIES:
+            if not 0 < factors[key] <= 1:
+                raise ConfigError(f"perf.{key}={factors[key]} must be in (0, 1]")
+        if factors["iteration_overhead_s"] < 0 or factors["collective_latency_s"] < 0:
             raise ConfigError("perf.iteration_overhead_s and perf.collective_latency_s must be non-negative")
         spec = spec or Speculation(SpeculativeConfig())
         tp = worker.tp
@@ -167,12 +178,12 @@ class RooflinePerf:
         dp = worker.dp_attn
         self.tp, self.ep, self.dp_attn = tp, ep, dp
         self.model = model
-        self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * cfg.compute_efficiency
+        self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * factors["compute_efficiency"]
         # Attention kernels run in BF16 (the KV cache is dequantised on load).
-        self.attn_flops_per_s = platform.peak_flops("bf16") * cfg.attention_efficiency
-        self.hbm_bytes_per_s = platform.hbm_bytes_per_s * cfg.memory_efficiency
-        self.link_bytes_per_s = platform.link_bytes_per_s(tp) * cfg.comm_efficiency
-        self.overhead_s = cfg.iteration_overhead_s
+        self.attn_flops_per_s = platform.peak_flops("bf16") * factors["attention_efficiency"]
+        self.hbm_bytes_per_s = platform.hbm_bytes_per_s * factors["memory_efficiency"]
+        self.link_bytes_per_s = platform.link_bytes_per_s(tp) * factors["comm_efficiency"]
+        self.overhead_s = factors["iteration_overhead_s"]
 
         # Per GPU. Read every iteration: the non-expert weights (all of them with dp_attn, 1/tp without)
         # and the BF16 output head for sampled tokens; the input embedding is only looked up.
@@ -214,7 +225,7 @@ class RooflinePerf:
         else:
             self.allreduce_bytes_per_token = (layers + model.dense_layers) * allreduce_bytes + moe_allreduce
             collectives = (layers + model.dense_layers if tp > 1 else 0) + moe_collectives
-        self.collective_s = collectives * cfg.collective_latency_s
+        self.collective_s = collectives * factors["collective_latency_s"]
 
         # Speculative decoding: query tokens per decode request, and the draft passes' share of a layer.
         self.query_tokens = spec.query_tokens

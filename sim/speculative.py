@@ -40,7 +40,7 @@ class Speculation:
         validate_speculative(cfg)
         self.enabled = cfg.method == "mtp"
         d = cfg.draft_tokens if self.enabled else 0
-        alpha = cfg.acceptance_rate if self.enabled else 0.0
+        alpha = cfg.acceptance_rate if self.enabled and cfg.acceptance_rate is not None else 0.0
         self.draft_tokens = d
         self.draft_layers = cfg.draft_layers if self.enabled else 0
         self.query_tokens = 1 + d  # tokens per request the main model processes in one iteration
