@@ -14,7 +14,7 @@ from pathlib import Path
 
 from setuptools import setup
 
-NATIVE_SOURCES = ["sim/engine.py", "sim/perf.py", "sim/speculative.py"]
+NATIVE_SOURCES = ["sim/engine.py", "sim/perf.py", "sim/router.py", "sim/speculative.py"]
 
 
 def native_extensions() -> list:

@@ -21,7 +21,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 #: Compiled when the package is built, in dependency order.
-NATIVE_MODULES = ("speculative", "perf", "engine")
+NATIVE_MODULES = ("speculative", "perf", "engine", "router")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
