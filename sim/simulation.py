@@ -203,21 +203,13 @@ class Simulation:
             for _ in range(min(cfg.workload.concurrency, self.requests.n)):
                 self._issue()
         else:
-            self._arrival_times = self.stream.arrival_s.tolist()
-            self._schedule_arrival()
+            self.env.call_at_each(self.requests.arrival_s, self._on_arrival)
 
-    def _schedule_arrival(self) -> None:
-        """Open loop: one event per request, at its arrival time, each scheduling the next."""
-        if self._next_request < self.requests.n:
-            self.env.call_at(self._arrival_times[self._next_request], self._on_arrival)
-
-    def _on_arrival(self, _event) -> None:
-        rid = self._next_request
-        self._next_request += 1
+    def _on_arrival(self, rid: int) -> None:
+        """Open loop: request ``rid`` arrives now (the clock calls this at each drawn arrival time)."""
         self.arrival_events += 1
         self.last_arrival_s = self.env.now
         self.router.dispatch(rid)
-        self._schedule_arrival()
 
     def _issue(self, _event=None) -> None:
         """A closed-loop client sends its next request now."""

@@ -51,3 +51,42 @@ def test_an_empty_schedule_ends_the_run():
     assert env.now == 1.0
     with pytest.raises(simpy.core.EmptySchedule):
         env.step()
+
+
+def test_a_sequence_of_calls_merges_with_the_calendar_and_comes_first_at_equal_times():
+    env = FleetEnvironment()
+    log = []
+    env.call_in(1.0, log.append, "calendar at 1")
+    env.call_in(2.5, log.append, "calendar at 2.5")
+    env.timeout(2.0).callbacks.append(lambda event: log.append("timeout at 2"))
+    # each call of the sequence schedules a calendar call at its own instant: it runs after the sequence's
+    env.call_at_each([1.0, 2.0, 2.0, 3.0], lambda i: (log.append(f"arrival {i}"), env.call_in(0.0, log.append, f"after {i}")))
+    assert env.peek() == 1.0
+    env.run()
+    assert log == [
+        "arrival 0", "calendar at 1", "after 0",
+        "arrival 1", "arrival 2", "timeout at 2", "after 1", "after 2",  # the timeout was scheduled first
+        "calendar at 2.5", "arrival 3", "after 3",
+    ]
+    assert env.now == 3.0
+
+
+def test_a_sequence_of_calls_stops_with_the_run_and_resumes():
+    env = FleetEnvironment()
+    log = []
+    env.call_at_each([1.0, 2.0, 3.0], log.append)
+    env.run(until=2.5)
+    assert log == [0, 1] and env.now == 2.5
+    env.run()
+    assert log == [0, 1, 2]
+    with pytest.raises(simpy.core.EmptySchedule):
+        env.step()
+
+
+def test_a_sequence_of_calls_must_be_in_time_order():
+    env = FleetEnvironment()
+    with pytest.raises(ValueError, match="non-decreasing"):
+        env.call_at_each([1.0, 0.5], print)
+    env.call_at_each([1.0], print)
+    with pytest.raises(RuntimeError, match="not finished"):
+        env.call_at_each([2.0], print)
