@@ -421,7 +421,7 @@ class Engine:
         elif self.prefilling.pop(rid, None) is not None:  # its first-token slot was reserved too
             held = prompt + self._generated[rid] + 1.0
         else:  # completed (or handed over) at the end of its prefill
-            held = prompt + self._generated[rid] + 0.0  # (a float, like the branches above)
+            held = float(prompt + self._generated[rid])
         self.kv_used -= held + self.kv_fixed
 
     def _complete(self, rid: int, now_s: float) -> None:
