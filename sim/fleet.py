@@ -41,13 +41,15 @@ def heads_split_evenly(model: ModelArch, tp: int) -> bool:
 
 
 def worker_memory(platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, engine: EngineConfig) -> WorkerMemory:
-    """Memory budget of one GPU of a worker: routed experts spread over its ``tp`` GPUs, the other
-    weights too (tensor-parallel attention) or on every GPU (``dp_attn``)."""
+    """Memory budget of one GPU of a worker: routed experts spread over its ``tp`` GPUs (with the
+    redundant copies that fill the slots of an ``ep`` that does not divide them), the other weights too
+    (tensor-parallel attention) or on every GPU (``dp_attn``)."""
     tp = worker.tp
     usable = platform.memory_bytes * engine.gpu_memory_utilization
     wb = precision.weight_bytes
     replicated = model.non_expert_params * wb + model.embedding_params * 2.0
-    weights = model.routed_expert_params * wb / tp + (replicated if worker.dp_attn else replicated / tp)
+    routed = model.moe_layers * model.expert_slots(worker.ep or tp) * model.expert_params if model.is_moe else 0
+    weights = routed * wb / tp + (replicated if worker.dp_attn else replicated / tp)
     activations = engine.activation_reserve_gb * 1e9
     kv = usable - weights - activations
     shards = kv_shards(model, worker)
@@ -93,14 +95,12 @@ def validate_worker(model: ModelArch, worker: WorkerConfig, key: str = "worker")
     ep = worker.ep or worker.tp
     if ep < 0 or worker.tp % ep:
         raise ConfigError(f"{key}.ep={worker.ep} must divide {key}.tp={worker.tp} (or be 0 for ep = tp)")
-    if model.is_moe and model.cfg.n_routed_experts % ep:
-        raise ConfigError(f"{key}.ep={ep} must divide the {model.cfg.n_routed_experts} experts of {model.name}")
     if worker.dp_attn and (not model.is_moe or ep != worker.tp):
         raise ConfigError(
             f"{key}.dp_attn=true needs a mixture-of-experts model with its experts spread over the whole "
             f"worker ({key}.ep = {key}.tp or 0); {model.name} with tp={worker.tp}, ep={ep} does not qualify"
         )
-    if not heads_split_evenly(model, worker.tp):
+    if not worker.dp_attn and not heads_split_evenly(model, worker.tp):  # dp_attn: every GPU has all heads
         raise ConfigError(
             f"{key}.tp={worker.tp} must divide the {model.cfg.q_heads} attention heads of {model.name}"
             + ("" if model.is_mla else f" and divide, or be a multiple of, its {model.cfg.kv_heads} KV heads")

@@ -117,6 +117,16 @@ class ModelArch:
         """All routed-expert parameters of the model (the part expert parallelism shards)."""
         return self.moe_layers * self.cfg.n_routed_experts * self.expert_params
 
+    def expert_slots(self, ep: int) -> int:
+        """Routed-expert slots per MoE layer over ``ep`` expert-parallel groups of ⌈E/ep⌉ slots each.
+
+        E when ``ep`` divides the E routed experts. Otherwise the extra slots hold redundant copies of
+        experts, as expert-parallel load balancers place them (DeepSeek-R1's 256 experts on 48 groups:
+        6 slots each, 288 in all), which keeps the groups' mean loads equal.
+        """
+        e = self.cfg.n_routed_experts
+        return -(-e // ep) * ep if e else 0
+
     @property
     def non_expert_params(self) -> int:
         """Attention, dense MLPs, shared experts, routers: read every iteration whatever the batch."""

@@ -195,6 +195,8 @@ class RooflinePerf:
         self.head_bytes = model.head_params * 2.0 / replicas
         self.expert_flops_per_routing = 2.0 * model.moe_layers * model.expert_params / tp
         self.expert_bytes = model.moe_layers * model.expert_params * wb / tp  # one expert (all layers), per GPU
+        # ep not dividing the experts: redundant copies fill the slots, and a hit expert may be read twice
+        self.expert_copies = model.expert_slots(ep) / model.cfg.n_routed_experts if model.is_moe else 1.0
         self.attn_pair_flops_prefill = model.attention_flops_per_pair(decode=False) / tp
         self.attn_pair_flops_decode = model.attention_flops_per_pair(decode=True) / tp
         self.window_flops_prefill = model.window_attention_flops_per_token(decode=False) / tp
@@ -253,9 +255,10 @@ class RooflinePerf:
 
     def experts_hit(self, tokens: int) -> float:
         """Distinct routed experts the busiest expert-parallel group's GPUs read for ``tokens`` tokens
-        (the expected distinct experts hit, scaled by the imbalance, at most all of them)."""
+        (the expected distinct experts hit, scaled by the imbalance, at most all of them, times the
+        copies per expert when redundant copies fill the slots)."""
         expected = self.model.expected_distinct_experts(tokens) * self.moe_imbalance(tokens)
-        return min(self.model.cfg.n_routed_experts, expected)
+        return min(self.model.cfg.n_routed_experts, expected) * self.expert_copies
 
     def weight_bytes_read(self, tokens: int) -> float:
         """Layer weight bytes the busiest GPU reads in an iteration of ``tokens`` tokens (head excluded)."""

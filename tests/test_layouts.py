@@ -11,7 +11,7 @@ from sim.hardware import Platform
 from sim.models import ModelArch
 from sim.perf import RooflinePerf
 from sim.precision import Precision
-from sim.simulation import Simulation, build
+from sim.simulation import Simulation, build, simulate
 from sim.speculative import Speculation
 from tests.conftest import TOY, make_config
 
@@ -146,7 +146,7 @@ def test_kv_moves_over_nvlink_inside_one_scale_up_domain_and_over_the_nic_across
     [
         (("model=llama3_70b", "worker.dp_attn=true"), "dp_attn=true needs a mixture-of-experts model"),
         (("worker.dp_attn=true", "worker.ep=2"), "dp_attn=true needs"),
-        (("fleet.prefill_workers=1", "prefill_worker.tp=3"), "prefill_worker.ep=3 must divide the 256 experts"),
+        (("fleet.prefill_workers=1", "prefill_worker.tp=3"), "prefill_worker.tp=3 must divide the 128 attention heads"),
         (("fleet.prefill_workers=-1",), "must be >= 0"),
         (("fleet.prefill_workers=20", "prefill_worker.tp=4"), "fewer than 20 prefill worker(s)"),
         (("engine.speculative.method=medusa",), "engine.speculative.method='medusa' is unknown"),
@@ -208,3 +208,22 @@ def test_mtp_requests_end_holding_exactly_their_context_so_a_request_that_fits_c
     m = sim.run().metrics
     assert m["requests_completed"] == 6 and m["preemptions"] == 0
     assert all(abs(e.kv_used) < 1e-6 and abs(e.decode_context) < 1e-6 for e in sim.engines)
+
+
+def test_an_expert_parallel_width_that_does_not_divide_the_experts_holds_redundant_copies():
+    """DeepSeek-R1's 256 experts over 48 GPUs (wide expert parallelism with dp_attn, as rack-scale
+    deployments run it): 6 slots per GPU, 288 in all; 48 does not divide the 128 heads either, which
+    dp_attn does not need."""
+    wide = ("platform=gb200_nvl72", "precision=fp4", "worker.tp=48", "worker.dp_attn=true", "fleet.workers=1")
+    deployment = build(make_config(*wide))
+    model, precision = deployment.model, deployment.precision
+    assert model.expert_slots(48) == 288 and model.expert_slots(32) == 256
+    routed_per_gpu = model.moe_layers * 6 * model.expert_params * precision.weight_bytes
+    replicated = model.non_expert_params * precision.weight_bytes + model.embedding_params * 2.0
+    assert deployment.memory.weight_bytes_per_gpu == pytest.approx(routed_per_gpu + replicated, rel=1e-12)
+    perf = deployment.perf
+    assert perf.experts_hit(10_000) == pytest.approx(288)  # every slot read once the batch hits every expert
+    result = simulate(make_config(*wide, *TOY))
+    assert result.metrics["requests_completed"] == 60
+    with pytest.raises(ConfigError, match="worker.tp=48 must divide the 128 attention heads"):
+        build(make_config("platform=gb200_nvl72", "precision=fp4", "worker.tp=48", "fleet.workers=1"))
