@@ -146,6 +146,18 @@ def _parse_row(row, row_number, case_id, missing, platforms, models, precisions)
     )
 
 
+def serving_precision(platform: str, precision: str) -> str:
+    """The precision preset a measured case ran at. FP4 weights on a GPU without FP4 tensor cores are
+    served weight-only (4-bit weights read from HBM, multiplied at BF16: the ``mxfp4`` preset), as
+    gpt-oss-120b runs on Hopper."""
+    if precision == "fp4":
+        from omegaconf import OmegaConf
+
+        if OmegaConf.load(Path(CONFIG_DIR) / "platform" / f"{platform}.yaml").get("fp4_dense_tflops") is None:
+            return "mxfp4"
+    return precision
+
+
 def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_CLIENT) -> list[str]:
     """The simulator's configuration of a case in benchmark mode."""
     # The engine's batch limit is the deployment's, not a default: every client can be in flight on the
@@ -153,7 +165,8 @@ def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_
     workers = min(case.decode_workers, case.prefill_workers) if case.disagg else case.decode_workers
     batch = max(1, -(-case.concurrency // workers))
     overrides = [
-        f"platform={case.platform}", f"model={case.model}", f"precision={case.precision}", "workload=benchmark",
+        f"platform={case.platform}", f"model={case.model}",
+        f"precision={serving_precision(case.platform, case.precision)}", "workload=benchmark",
         f"workload.concurrency={case.concurrency}", f"workload.input_tokens={case.isl}",
         f"workload.output_tokens={case.osl}", f"workload.num_requests={case.concurrency * requests_per_client}",
         f"workload.warmup_requests={case.concurrency}",

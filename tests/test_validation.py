@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -119,6 +120,21 @@ def test_benchmark_mode_reproduces_the_case_layout():
     cfg = deployment.cfg
     assert cfg.workload.arrival == "closed_loop" and cfg.workload.length_dist == "uniform" and cfg.workload.steady_state
     assert cfg.workload.concurrency == 875 and cfg.engine.max_batch_size >= 875 / 5
+
+
+def test_fp4_on_a_gpu_without_fp4_tensor_cores_is_served_weight_only(tmp_path):
+    path = write_cases(
+        tmp_path / "cases.csv",
+        [{"case_id": "gpt-oss-h200", "platform": "h200", "model": "gpt_oss_120b", "precision": "fp4", "disagg": "0",
+          "decode_workers": "1", "decode_tp": "1", "decode_ep": "1", "decode_dp_attn": "0", "spec_decode": "none",
+          "prefill_workers": "", "prefill_tp": "", "prefill_ep": "", "prefill_dp_attn": "",
+          "concurrency": "8"}],
+    )
+    (case,) = read_cases(path)
+    assert "precision=mxfp4" in case_overrides(case)
+    assert predict(case, ("calibration=uncalibrated",), requests_per_client=3).ok
+    b200 = dataclasses.replace(case, platform="b200")
+    assert "precision=fp4" in case_overrides(b200)
 
 
 #: A measured point no physical factor explains, kept in the calibration set and in this test, with its
