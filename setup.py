@@ -1,11 +1,14 @@
 """Build of the package: the engine's hot path compiled to C by mypyc, when it can be.
 
-``sim/engine.py``, ``sim/perf.py`` and ``sim/speculative.py`` run a few times per request, millions of
-times per simulated fleet-hour. mypyc compiles them, from the same typed Python, into C extensions that
-run them about 1.4 times as fast; everything else stays Python. Compilation needs a C compiler: without
-one (or with ``SIM_PURE_PYTHON=1`` in the environment when installing) the package installs as plain
-Python, which gives the same results more slowly. ``sim/native.py`` says at run time which one is loaded,
-and falls back to the Python sources if they changed since they were compiled.
+``sim/engine.py``, ``sim/perf.py``, ``sim/router.py`` and ``sim/speculative.py`` run a few times per
+request, millions of times per simulated fleet-hour. mypyc compiles them, from the same typed Python,
+into C extensions that run the simulator about twice as fast; everything else stays Python.
+
+Whatever goes wrong, the package installs: without a C compiler, if mypyc rejects the sources, or with
+``SIM_PURE_PYTHON=1`` in the environment, it installs as plain Python (the same results, more slowly).
+After a build, ``sim/_native_build.py`` records the SHA-256 of the sources the extensions were built
+from, only if every one of them was built; ``sim/native.py`` imports the compiled engine only when that
+record matches the sources beside it, and the Python sources otherwise.
 """
 
 import hashlib
@@ -13,31 +16,59 @@ import os
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 NATIVE_SOURCES = ["sim/engine.py", "sim/perf.py", "sim/router.py", "sim/speculative.py"]
+GROUP = "sim_native"  # mypyc's shared library: sim_native__mypyc
+RECORD = "sim/_native_build.py"
+
+
+def write_record(directory: Path, digests: dict[str, str]) -> None:
+    path = directory / RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '"""Written by setup.py: SHA-256 of each source compiled by mypyc (empty: not compiled)."""\n\n'
+        f"SOURCE_SHA256 = {digests!r}\n"
+    )
+
+
+class BuildNative(build_ext):
+    """Build the extensions (each optional), then record the sources only if all of them were built."""
+
+    def run(self) -> None:
+        for extension in self.extensions:
+            Path(self.get_ext_fullpath(extension.name)).unlink(missing_ok=True)  # no leftover counts as built
+        super().run()
+        built = all(Path(self.get_ext_fullpath(extension.name)).exists() for extension in self.extensions)
+        digests = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in NATIVE_SOURCES} if built else {}
+        if not built:
+            print("some extensions were not built (no C compiler?): the Python sources will run")
+        write_record(Path(self.build_lib), digests)  # into the wheel
+        write_record(Path("."), digests)  # beside the sources, for an editable install
+
+
+def pure_python(reason: str) -> list:
+    print(f"{reason}: installing the simulator as plain Python")
+    write_record(Path("."), {})  # an extension left from an earlier build is then never imported
+    return []
 
 
 def native_extensions() -> list:
-    if os.environ.get("SIM_PURE_PYTHON"):
-        return []
+    if os.environ.get("SIM_PURE_PYTHON", "") not in ("", "0"):
+        return pure_python("SIM_PURE_PYTHON is set")
     try:
         from mypyc.build import mypycify
     except ImportError:
-        print("mypyc is not available: installing the simulator as plain Python")
-        return []
-    # The build environment holds no runtime dependency: their types are unknown to mypy (Any), which
-    # only costs the few calls into them a generic call.
-    extensions = mypycify(
-        ["--ignore-missing-imports", "--follow-imports=silent", *NATIVE_SOURCES], group_name="sim_native"
-    )
+        return pure_python("mypyc is not available")
+    try:
+        # The build environment holds no runtime dependency: their types are unknown to mypy (Any),
+        # which only costs the few calls into them a generic call.
+        extensions = mypycify(["--ignore-missing-imports", "--follow-imports=silent", *NATIVE_SOURCES], group_name=GROUP)
+    except (Exception, SystemExit) as exc:  # mypy rejects the sources: a type error, or a newer mypy
+        return pure_python(f"mypyc could not compile the sources ({exc})")
     for extension in extensions:
-        extension.optional = True  # no C compiler: skip it, and the sources are imported instead
-    digests = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in NATIVE_SOURCES}
-    Path("sim/_native_build.py").write_text(
-        '"""Written by setup.py: SHA-256 of each source compiled by mypyc when the package was built."""\n\n'
-        f"SOURCE_SHA256 = {digests!r}\n"
-    )
+        extension.optional = True  # no C compiler: skip it (the record then says nothing was compiled)
     return extensions
 
 
-setup(ext_modules=native_extensions())
+setup(ext_modules=native_extensions(), cmdclass={"build_ext": BuildNative})

@@ -43,7 +43,8 @@ class FleetEnvironment(simpy.Environment):
         """Call ``callback(i)`` when the clock reaches ``times_s[i]``, for i = 0, 1, ... in turn.
 
         ``times_s`` is non-decreasing and starts at or after now. At a time shared with calendar
-        entries, these calls are made first. One such sequence at a time.
+        entries, these calls are made first (before the stop of ``run(until=t)`` at exactly t too).
+        One such sequence at a time; a call may start the next one once the last call has begun.
         """
         if self._each_next < len(self._each_times_s):
             raise RuntimeError("call_at_each: the previous sequence of calls is not finished")
@@ -65,11 +66,9 @@ class FleetEnvironment(simpy.Environment):
         event behave as in SimPy. :class:`simpy.core.EmptySchedule` is raised when nothing is left.
         """
         queue = self._queue
-        each_times_s = self._each_times_s
-        each_count = len(each_times_s)
         while True:
-            i = self._each_next
-            if i < each_count and (not queue or each_times_s[i] <= queue[0][0]):
+            i, each_times_s = self._each_next, self._each_times_s  # (a call may start a new sequence)
+            if i < len(each_times_s) and (not queue or each_times_s[i] <= queue[0][0]):
                 self._each_next = i + 1
                 self._now = each_times_s[i]
                 self._each_callback(i)

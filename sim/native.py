@@ -1,13 +1,17 @@
 """Which engine runs: the mypyc-compiled one or the Python sources.
 
-``setup.py`` compiles the modules of the engine's hot path (:data:`NATIVE_MODULES`) to C extensions
-when a C compiler is at hand, and records the SHA-256 of the sources it compiled. Python imports an
-extension in preference to the source of the same name, so a source edited after the build (an
-editable install, a ``git pull``) would silently not run. :func:`select_engine`, called when the package
-is imported, prevents that: if a compiled module's source changed since it was built it warns and
-imports all of them from their sources (compiled and source modules are never mixed). Setting
-``SIM_PURE_PYTHON=1`` in the environment imports the sources without a warning (to compare the two, or
-to debug). Both give the same results; the compiled one is faster.
+``setup.py`` compiles the modules of the engine's hot path (:data:`NATIVE_MODULES`) into C extensions,
+which share one library (``sim_native__mypyc``), and records the SHA-256 of the sources it compiled when
+all of them were built. Python imports an extension in preference to the source of the same name, so an
+edited source (an editable install, a ``git pull``) or a failed rebuild would silently leave an old
+engine running. :func:`select_engine`, called when the package is imported, prevents that: it imports
+the compiled modules only if every one of them and their shared library are there, built from the
+sources beside them; otherwise it warns and imports all of them from their sources (compiled and source
+modules are never mixed). ``SIM_PURE_PYTHON=1`` in the environment imports the sources without a
+warning (to compare the two, or to debug). Both give the same results; the compiled one is faster.
+
+Only these modules' sources are checked: the compiled code reaches every other module through Python's
+generic attribute and call protocol, so editing those takes effect as usual.
 """
 
 from __future__ import annotations
@@ -22,8 +26,14 @@ from pathlib import Path
 
 #: Compiled when the package is built, in dependency order.
 NATIVE_MODULES = ("speculative", "perf", "engine", "router")
+SHARED_LIBRARY = "sim_native__mypyc"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def pure_python_requested() -> bool:
+    """``SIM_PURE_PYTHON`` set to anything but empty or 0."""
+    return os.environ.get("SIM_PURE_PYTHON", "") not in ("", "0")
 
 
 def _compiled(name: str) -> bool:
@@ -57,19 +67,31 @@ def _import_sources() -> None:
         setattr(sys.modules["sim"], name, module)  # as the import system does for a submodule
 
 
-def select_engine() -> None:
-    """Import the compiled engine if it is built from the current sources, else the sources."""
-    if not any(_compiled(name) for name in NATIVE_MODULES) or any(f"sim.{name}" in sys.modules for name in NATIVE_MODULES):
-        return  # nothing compiled, or already chosen
-    if os.environ.get("SIM_PURE_PYTHON"):
-        _import_sources()
-        return
+def why_not_compiled() -> str | None:
+    """Why the compiled modules beside the sources cannot be trusted (None: they can)."""
+    missing = [name for name in NATIVE_MODULES if not _compiled(name)]
+    if missing:
+        return f"{', '.join(f'sim/{name}' for name in missing)} not compiled"
+    if importlib.util.find_spec(SHARED_LIBRARY) is None:
+        return f"their shared library {SHARED_LIBRARY} is missing"
     stale = stale_modules(_PACKAGE_DIR, _recorded_sha256())
     if stale:
+        return f"{', '.join(f'sim/{name}.py' for name in stale)} changed since the engine was compiled (or its build failed)"
+    return None
+
+
+def select_engine() -> None:
+    """Import the compiled engine if it is whole and built from the current sources, else the sources."""
+    if not any(_compiled(name) for name in NATIVE_MODULES) or any(f"sim.{name}" in sys.modules for name in NATIVE_MODULES):
+        return  # nothing compiled (a plain Python install), or already chosen
+    if pure_python_requested():
+        _import_sources()
+        return
+    reason = why_not_compiled()
+    if reason:
         warnings.warn(
-            f"sim: {', '.join(f'sim/{name}.py' for name in stale)} changed since the engine was compiled; "
-            "running the Python sources (same results, slower). Rebuild the compiled engine with "
-            "`pip install -e .` (or set SIM_PURE_PYTHON=1 to silence this).",
+            f"sim: {reason}; running the Python sources (same results, slower). Rebuild the compiled "
+            "engine with `pip install -e .` (or set SIM_PURE_PYTHON=1 to silence this).",
             stacklevel=2,
         )
         _import_sources()

@@ -90,3 +90,28 @@ def test_a_sequence_of_calls_must_be_in_time_order():
     env.call_at_each([1.0], print)
     with pytest.raises(RuntimeError, match="not finished"):
         env.call_at_each([2.0], print)
+
+
+def test_a_call_can_start_a_new_sequence_which_runs_at_its_own_times():
+    env = FleetEnvironment()
+    log = []
+
+    def first(i):
+        log.append(("first", i, env.now))
+        if i == 1:  # the last call of the first sequence starts the second
+            env.call_at_each([5.0, 6.0], lambda j: log.append(("second", j, env.now)))
+
+    env.call_at_each([1.0, 2.0], first)
+    env.call_in(1.0, lambda _: env.call_at_each([1.5], lambda j: log.append(("third", j, env.now))), None)
+    env.call_in(3.0, lambda _: log.append(("call", 0, env.now)), None)
+    with pytest.raises(RuntimeError, match="not finished"):  # the first is still running at 1.0
+        env.run()
+    assert log == [("first", 0, 1.0)]
+
+    env = FleetEnvironment()
+    log = []
+    env.call_at_each([1.0, 2.0], first)
+    env.call_in(3.0, lambda _: log.append(("call", 0, env.now)), None)
+    env.call_in(5.5, lambda _: env.call_in(0.0, log.append, ("nested", 0, env.now)), None)
+    env.run()
+    assert log == [("first", 0, 1.0), ("first", 1, 2.0), ("call", 0, 3.0), ("second", 0, 5.0), ("nested", 0, 5.5), ("second", 1, 6.0)]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,36 @@ def test_pure_python_switch_imports_the_sources():
     env = dict(os.environ, SIM_PURE_PYTHON="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "False" and Path(out[1]).name == "engine.py"
+
+
+_CHOICE = """
+import warnings
+warnings.simplefilter("always")
+import sys
+if "--no-shared-library" in sys.argv:
+    sys.modules["sim_native__mypyc"] = None  # as if the install had lost it
+import sim.native, sim.perf
+print(sim.native.compiled(), hasattr(sim.perf, "EDITED"))
+"""
+
+
+def _run_copy(tmp_path, *args, edit=False):
+    """Import a copy of the installed package (and its compiled modules) from ``tmp_path``."""
+    import sim
+
+    shutil.copytree(Path(sim.__file__).parent, tmp_path / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    if edit:
+        with open(tmp_path / "sim" / "perf.py", "a") as f:
+            f.write("\nEDITED = True\n")
+    env = {k: v for k, v in os.environ.items() if k != "SIM_PURE_PYTHON"}
+    out = subprocess.run([sys.executable, "-c", _CHOICE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    return out.stdout.split(), out.stderr
+
+
+@pytest.mark.skipif(not compiled(), reason="the engine is not compiled here (no C compiler when installed)")
+def test_the_compiled_engine_runs_only_when_whole_and_built_from_the_sources_beside_it(tmp_path):
+    assert _run_copy(tmp_path / "as_built") == (["True", "False"], "")
+    (choice, warning) = _run_copy(tmp_path / "edited", edit=True)
+    assert choice == ["False", "True"] and "sim/perf.py changed since the engine was compiled" in warning
+    (choice, warning) = _run_copy(tmp_path / "no_library", "--no-shared-library")
+    assert choice == ["False", "False"] and "shared library sim_native__mypyc is missing" in warning
