@@ -13,6 +13,7 @@ record matches the sources beside it, and the Python sources otherwise.
 
 import hashlib
 import os
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 from setuptools import setup
@@ -48,8 +49,13 @@ class BuildNative(build_ext):
 
 
 def pure_python(reason: str) -> list:
+    """No extensions; those an earlier build left beside the sources are removed (and, with an empty
+    record, would never be imported anyway)."""
     print(f"{reason}: installing the simulator as plain Python")
-    write_record(Path("."), {})  # an extension left from an earlier build is then never imported
+    for suffix in EXTENSION_SUFFIXES:
+        for path in [Path(source).with_suffix(suffix) for source in NATIVE_SOURCES] + [Path(f"{GROUP}__mypyc{suffix}")]:
+            path.unlink(missing_ok=True)
+    write_record(Path("."), {})
     return []
 
 
