@@ -44,10 +44,6 @@ class Precision:
         return BYTES_PER_ELEMENT[self.weight_dtype]
 
     @property
-    def activation_bytes(self) -> float:
-        return BYTES_PER_ELEMENT[self.activation_dtype]
-
-    @property
     def kv_bytes(self) -> float:
         return BYTES_PER_ELEMENT[self.kv_dtype]
 

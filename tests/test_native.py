@@ -55,13 +55,6 @@ def test_a_source_edited_after_the_build_is_detected(tmp_path):
     assert stale_modules(tmp_path, {}) == list(NATIVE_MODULES)  # no record: nothing is trusted
 
 
-def test_pure_python_switch_imports_the_sources():
-    code = "import sim.native, sim.engine; print(sim.native.compiled(), sim.engine.__file__)"
-    env = dict(os.environ, SIM_PURE_PYTHON="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
-    assert out[0] == "False" and Path(out[1]).name == "engine.py"
-
-
 _CHOICE = """
 import warnings
 warnings.simplefilter("always")
