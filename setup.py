@@ -1,13 +1,13 @@
 """Build of the package: the engine's hot path compiled to C by mypyc, when it can be.
 
-``sim/engine.py``, ``sim/perf.py``, ``sim/router.py`` and ``sim/speculative.py`` run a few times per
+``sim/serving/engine.py``, ``perf.py``, ``router.py`` and ``speculative.py`` run a few times per
 request, millions of times per simulated fleet-hour. mypyc compiles them, from the same typed Python,
 into C extensions that run the simulator about twice as fast; everything else stays Python.
 
 Whatever goes wrong, the package installs: without a C compiler, if mypyc rejects the sources, or with
 ``SIM_PURE_PYTHON=1`` in the environment, it installs as plain Python (the same results, more slowly).
-After a build, ``sim/_native_build.py`` records the SHA-256 of the sources the extensions were built
-from, only if every one of them was built; ``sim/native.py`` imports the compiled engine only when that
+After a build, ``sim/serving/_native_build.py`` records the SHA-256 of the sources the extensions were built
+from, only if every one of them was built; ``sim/serving/native.py`` imports the compiled engine only when that
 record matches the sources beside it, and the Python sources otherwise.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-NATIVE_SOURCES = ["sim/engine.py", "sim/perf.py", "sim/router.py", "sim/speculative.py"]
+NATIVE_SOURCES = ["sim/serving/engine.py", "sim/serving/perf.py", "sim/serving/router.py", "sim/serving/speculative.py"]
 GROUP = "sim_native"  # mypyc's shared library: sim_native__mypyc
-RECORD = "sim/_native_build.py"
+RECORD = "sim/serving/_native_build.py"
 
 
 def write_record(directory: Path, digests: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
 """The token factory simulator: what a delivered token costs on an AI inference fleet, and why."""
 
-from sim.native import select_engine
+from sim.serving.native import select_engine
 
 select_engine()  # the compiled engine, unless its sources changed since it was built
 

@@ -40,7 +40,7 @@ LARGE_FLEET = (
 def _simulate(overrides: list[str]) -> dict:
     """Run one simulation in this process; return its metrics and this process's peak RSS."""
     from sim.config import compose_config
-    from sim.native import compiled
+    from sim.serving.native import compiled
     from sim.simulation import Simulation, build
 
     cfg = compose_config(*overrides)

@@ -21,7 +21,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
-from sim.report import summary_text, write_figure, write_metrics, write_table
+from sim.outputs import summary_text, write_figure, write_metrics, write_table
 from sim.simulation import simulate
 
 log = logging.getLogger("sim")

@@ -18,7 +18,6 @@ from typing import Any, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-
 #: The Hydra config folder shipped with the project.
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import SloConfig
-from sim.requests import RequestTable, Status
+from sim.serving.requests import RequestTable, Status
 
 #: Keys every ``metrics.json`` holds (more may follow).
 REQUIRED_KEYS = (

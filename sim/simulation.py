@@ -14,22 +14,22 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
 from sim.clock import FleetEnvironment
 from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, to_sim_config
-from sim.cost import cost_usd_per_hour, fleet_power, request_costs_usd, validate_cost
-from sim.engine import Engine
-from sim.fleet import WorkerMemory, check_fits, validate_layout
-from sim.hardware import Platform
+from sim.economics.cost import cost_usd_per_hour, request_costs_usd, validate_cost
+from sim.economics.power import fleet_power
 from sim.metrics import latency_and_tokens
-from sim.models import ModelArch, validate_model
-from sim.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
-from sim.precision import Precision
-from sim.requests import RequestTable, Status
-from sim.router import Router
-from sim.speculative import Speculation
-from sim.workload import draw_requests, max_length, mean_length, validate_workload
+from sim.serving.engine import Engine
+from sim.serving.fleet import WorkerMemory, check_fits, validate_layout
+from sim.serving.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
+from sim.serving.requests import RequestTable, Status
+from sim.serving.router import Router
+from sim.serving.speculative import Speculation
+from sim.serving.workload import draw_requests, max_length, mean_length, validate_workload
+from sim.spec.model import ModelArch, validate_model
+from sim.spec.platform import Platform
+from sim.spec.precision import Precision
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from sim.config import ConfigError
+from sim.config import CONFIG_DIR, ConfigError
 from sim.metrics import REQUIRED_KEYS
 from sim.simulation import simulate
-from sim.config import CONFIG_DIR
 from tests.conftest import TOY, make_config
 
 

@@ -8,12 +8,12 @@ set, a request whose chosen worker already has that many waiting is dropped.
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Callable
 
-from sim.engine import Engine
-from sim.requests import RequestTable, Status
+import numpy as np
+
+from sim.serving.engine import Engine
+from sim.serving.requests import RequestTable, Status
 
 _DROPPED = int(Status.DROPPED)
 

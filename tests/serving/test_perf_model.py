@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from sim.config import calibrated
-from sim.hardware import Platform
-from sim.models import ModelArch
-from sim.perf import RooflinePerf
-from sim.precision import Precision
+from sim.serving.perf import RooflinePerf
+from sim.spec.model import ModelArch
+from sim.spec.platform import Platform
+from sim.spec.precision import Precision
 from tests.conftest import make_config
 
 
@@ -60,7 +60,7 @@ def test_a_decode_run_in_closed_form_equals_its_iterations_one_by_one(model):
 
 def test_decode_runs_cross_from_memory_to_compute_bound_attention():
     """With a sliding window the attention lines cross: the run has two pieces, still exact."""
-    from sim.perf import DecodeRun
+    from sim.serving.perf import DecodeRun
 
     run = DecodeRun(1.0, 5.0, 0.1, 0.0, 0.3)  # line 2 overtakes line 1 at i = 25
     steps = np.cumsum([1.0 + max(5.0 + 0.1 * i, 0.3 * i) for i in range(100)])

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from sim.config import compose_config
-from sim.native import NATIVE_MODULES, compiled, stale_modules
+from sim.serving.native import NATIVE_MODULES, compiled, source_path, stale_modules
 from sim.simulation import simulate
-from tests.test_engine import CASES as ENGINE_CASES
+from tests.serving.test_engine import CASES as ENGINE_CASES
 
 # The engine's own equivalence workloads: preemptions, closed loop, ties, MTP, disaggregated pools.
 SCENARIOS = {name: overrides for name, (overrides, perf) in ENGINE_CASES.items() if perf is None}
@@ -21,11 +21,11 @@ COLUMNS = ("first_token_s", "finish_s", "generated_tokens", "gpu_s", "preemption
 
 _RUN = """
 import json, sys
-import sim.native
+import sim.serving.native
 from sim.config import compose_config
 from sim.simulation import simulate
 result = simulate(compose_config(*sys.argv[1:]))
-print(json.dumps({"compiled": sim.native.compiled(),
+print(json.dumps({"compiled": sim.serving.native.compiled(),
                   "columns": {c: result.requests[c].tolist() for c in %r}}))
 """ % (COLUMNS,)
 
@@ -48,7 +48,7 @@ def test_a_source_edited_after_the_build_is_detected(tmp_path):
 
     for name in NATIVE_MODULES:
         (tmp_path / f"{name}.py").write_text(f"# {name}\n")
-    recorded = {f"sim/{n}.py": hashlib.sha256(f"# {n}\n".encode()).hexdigest() for n in NATIVE_MODULES}
+    recorded = {source_path(n): hashlib.sha256(f"# {n}\n".encode()).hexdigest() for n in NATIVE_MODULES}
     assert stale_modules(tmp_path, recorded) == []
     (tmp_path / "perf.py").write_text("# perf, edited\n")
     assert stale_modules(tmp_path, recorded) == ["perf"]
@@ -61,8 +61,8 @@ warnings.simplefilter("always")
 import sys
 if "--no-shared-library" in sys.argv:
     sys.modules["sim_native__mypyc"] = None  # as if the install had lost it
-import sim.native, sim.perf
-print(sim.native.compiled(), hasattr(sim.perf, "EDITED"))
+import sim.serving.native, sim.serving.perf
+print(sim.serving.native.compiled(), hasattr(sim.serving.perf, "EDITED"))
 """
 
 
@@ -72,7 +72,7 @@ def _run_copy(tmp_path, *args, edit=False):
 
     shutil.copytree(Path(sim.__file__).parent, tmp_path / "sim", ignore=shutil.ignore_patterns("__pycache__"))
     if edit:
-        with open(tmp_path / "sim" / "perf.py", "a") as f:
+        with open(tmp_path / "sim" / "serving" / "perf.py", "a") as f:
             f.write("\nEDITED = True\n")
     env = {k: v for k, v in os.environ.items() if k != "SIM_PURE_PYTHON"}
     out = subprocess.run([sys.executable, "-c", _CHOICE, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
@@ -83,6 +83,6 @@ def _run_copy(tmp_path, *args, edit=False):
 def test_the_compiled_engine_runs_only_when_whole_and_built_from_the_sources_beside_it(tmp_path):
     assert _run_copy(tmp_path / "as_built") == (["True", "False"], "")
     (choice, warning) = _run_copy(tmp_path / "edited", edit=True)
-    assert choice == ["False", "True"] and "sim/perf.py changed since the engine was compiled" in warning
+    assert choice == ["False", "True"] and "sim/serving/perf.py changed since the engine was compiled" in warning
     (choice, warning) = _run_copy(tmp_path / "no_library", "--no-shared-library")
     assert choice == ["False", "False"] and "shared library sim_native__mypyc is missing" in warning

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.config import ConfigError, ModelConfig
-from sim.precision import BYTES_PER_ELEMENT
+from sim.spec.precision import BYTES_PER_ELEMENT
 
 
 def validate_model(cfg: ModelConfig) -> None:

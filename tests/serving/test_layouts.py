@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from sim.config import ConfigError, EfficiencyConfig, SpeculativeConfig, calibrated
-from sim.fleet import worker_memory
-from sim.hardware import Platform
-from sim.models import ModelArch
-from sim.perf import RooflinePerf
-from sim.precision import Precision
+from sim.serving.fleet import worker_memory
+from sim.serving.perf import RooflinePerf
+from sim.serving.speculative import Speculation
 from sim.simulation import Simulation, build, simulate
-from sim.speculative import Speculation
+from sim.spec.model import ModelArch
+from sim.spec.platform import Platform
+from sim.spec.precision import Precision
 from tests.conftest import TOY, make_config
 
 DSR1_B200 = ("platform=b200", "model=deepseek_r1", "precision=fp4", "worker.tp=8")

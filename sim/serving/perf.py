@@ -25,11 +25,10 @@ import math
 from typing import Protocol
 
 from sim.config import ConfigError, EngineConfig, PerfConfig, SpeculativeConfig, WorkerConfig
-from sim.hardware import Platform
-from sim.models import ModelArch
-from sim.precision import Precision
-from sim.speculative import Speculation
-
+from sim.serving.speculative import Speculation
+from sim.spec.model import ModelArch
+from sim.spec.platform import Platform
+from sim.spec.precision import Precision
 
 _EFFICIENCIES = ("compute_efficiency", "attention_efficiency", "memory_efficiency", "comm_efficiency")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.requests import Status
+from sim.serving.requests import Status
 from sim.simulation import Simulation, build
 from tests.conftest import queue_config
 

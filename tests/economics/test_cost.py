@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.cost import capital_recovery_factor
+from sim.economics.cost import capital_recovery_factor
 from sim.simulation import simulate
 from tests.conftest import TOY, make_config
 

@@ -15,7 +15,7 @@ samples one more; a request completes at its last output token.
 Event skipping. Between two changes of the batch (an admission, a completion, a preemption, the end of a
 prefill chunk) a run of decode-only iterations is predictable: the batch is fixed and its total context
 grows by one token per request per iteration. With ``engine.event_skipping`` the engine advances such a
-run in one event, timed in closed form by the performance model (:class:`sim.perf.DecodeRun`). A request
+run in one event, timed in closed form by the performance model (:class:`sim.serving.perf.DecodeRun`). A request
 arriving during the run can only join at an iteration boundary: the engine moves its wake-up to the end
 of the iteration in progress and plans again there, exactly as stepping iteration by iteration would
 (per-request times agree to the rounding of summed iteration times). With ``event_skipping: false`` every
@@ -41,9 +41,9 @@ from typing import Callable
 
 from sim.clock import FleetEnvironment
 from sim.config import EngineConfig
-from sim.perf import DecodeRun, PerformanceModel
-from sim.requests import RequestTable, Status
-from sim.speculative import Speculation
+from sim.serving.perf import DecodeRun, PerformanceModel
+from sim.serving.requests import RequestTable, Status
+from sim.serving.speculative import Speculation
 
 _QUEUED, _RUNNING, _COMPLETED = int(Status.QUEUED), int(Status.RUNNING), int(Status.COMPLETED)
 

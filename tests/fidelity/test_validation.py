@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.benchmark import RowProblem, case_overrides, predict, read_cases
+from sim.fidelity.cases import RowProblem, case_overrides, predict, read_cases
+from sim.fidelity.validate import main as validate_main
 from sim.simulation import Simulation, build
-from sim.validate import main as validate_main
 from tests.conftest import make_config
 
-CASES = Path(__file__).resolve().parent.parent / "data" / "reference" / "benchmark_cases.csv"
+CASES = Path(__file__).resolve().parents[2] / "data" / "reference" / "benchmark_cases.csv"
 
 
 def test_steady_state_window_obeys_littles_law_in_a_closed_loop():

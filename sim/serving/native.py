@@ -24,11 +24,12 @@ import warnings
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-#: Compiled when the package is built, in dependency order.
+#: Compiled when the package is built, in dependency order: modules of ``sim.serving``.
+NATIVE_PACKAGE = "serving"
 NATIVE_MODULES = ("speculative", "perf", "engine", "router")
 SHARED_LIBRARY = "sim_native__mypyc"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_SOURCE_DIR = Path(__file__).resolve().parent  # this package: sim/serving
 
 
 def pure_python_requested() -> bool:
@@ -36,53 +37,59 @@ def pure_python_requested() -> bool:
     return os.environ.get("SIM_PURE_PYTHON", "") not in ("", "0")
 
 
+def source_path(name: str) -> str:
+    """Where the source of compiled module ``name`` lies in the project, as ``setup.py`` records it."""
+    return f"sim/{NATIVE_PACKAGE}/{name}.py"
+
+
 def _compiled(name: str) -> bool:
-    return any((_PACKAGE_DIR / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES)
+    return any((_SOURCE_DIR / f"{name}{suffix}").exists() for suffix in EXTENSION_SUFFIXES)
 
 
-def stale_modules(package_dir: Path, source_sha256: dict[str, str]) -> list[str]:
-    """Compiled modules whose source in ``package_dir`` differs from the one compiled (whose SHA-256
-    ``source_sha256`` holds by path, ``sim/NAME.py``)."""
+def stale_modules(source_dir: Path, source_sha256: dict[str, str]) -> list[str]:
+    """Compiled modules whose source in ``source_dir`` differs from the one compiled (whose SHA-256
+    ``source_sha256`` holds by :func:`source_path`)."""
     return [
         name
         for name in NATIVE_MODULES
-        if hashlib.sha256((package_dir / f"{name}.py").read_bytes()).hexdigest() != source_sha256.get(f"sim/{name}.py")
+        if hashlib.sha256((source_dir / f"{name}.py").read_bytes()).hexdigest() != source_sha256.get(source_path(name))
     ]
 
 
 def _recorded_sha256() -> dict[str, str]:
     try:
-        from sim._native_build import SOURCE_SHA256
+        from sim.serving._native_build import SOURCE_SHA256
     except ImportError:  # compiled by hand, or the record was deleted: nothing can be trusted
         return {}
     return SOURCE_SHA256
 
 
 def _import_sources() -> None:
+    package = importlib.import_module(f"sim.{NATIVE_PACKAGE}")  # its __init__ is plain Python
     for name in NATIVE_MODULES:
-        spec = importlib.util.spec_from_file_location(f"sim.{name}", _PACKAGE_DIR / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"{package.__name__}.{name}", _SOURCE_DIR / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-        setattr(sys.modules["sim"], name, module)  # as the import system does for a submodule
+        setattr(package, name, module)  # as the import system does for a submodule
 
 
 def why_not_compiled() -> str | None:
     """Why the compiled modules beside the sources cannot be trusted (None: they can)."""
     missing = [name for name in NATIVE_MODULES if not _compiled(name)]
     if missing:
-        return f"{', '.join(f'sim/{name}' for name in missing)} not compiled"
+        return f"{', '.join(source_path(name)[:-3] for name in missing)} not compiled"
     if importlib.util.find_spec(SHARED_LIBRARY) is None:
         return f"their shared library {SHARED_LIBRARY} is missing"
-    stale = stale_modules(_PACKAGE_DIR, _recorded_sha256())
+    stale = stale_modules(_SOURCE_DIR, _recorded_sha256())
     if stale:
-        return f"{', '.join(f'sim/{name}.py' for name in stale)} changed since the engine was compiled (or its build failed)"
+        return f"{', '.join(source_path(name) for name in stale)} changed since the engine was compiled (or its build failed)"
     return None
 
 
 def select_engine() -> None:
     """Import the compiled engine if it is whole and built from the current sources, else the sources."""
-    if not any(_compiled(name) for name in NATIVE_MODULES) or any(f"sim.{name}" in sys.modules for name in NATIVE_MODULES):
+    if not any(_compiled(name) for name in NATIVE_MODULES) or any(f"sim.{NATIVE_PACKAGE}.{name}" in sys.modules for name in NATIVE_MODULES):
         return  # nothing compiled (a plain Python install), or already chosen
     if pure_python_requested():
         _import_sources()
@@ -99,6 +106,6 @@ def select_engine() -> None:
 
 def compiled() -> bool:
     """Whether the engine that runs is the compiled one."""
-    import sim.engine
+    import sim.serving.engine
 
-    return not str(sim.engine.__file__).endswith(".py")
+    return not str(sim.serving.engine.__file__).endswith(".py")

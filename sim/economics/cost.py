@@ -1,8 +1,4 @@
-"""Power and money: what the fleet draws, what an hour of it costs, what a delivered token costs.
-
-Power. A GPU draws between its idle power and its TDP in proportion to the fraction of time its worker
-is busy; the rest of the system (CPUs, NICs, switches, fans) adds a fixed draw per GPU; the facility
-multiplies the IT load by its PUE.
+"""Money: what an hour of the fleet costs, and what a delivered token costs.
 
 Hourly cost, by ``cost.mode``:
 
@@ -19,12 +15,11 @@ proportion to that share, so the per-request costs add up to the fleet's cost ov
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from sim.config import ConfigError, CostConfig
-from sim.hardware import Platform
+from sim.economics.power import FleetPower
+from sim.spec.platform import Platform
 
 HOURS_PER_YEAR = 8760.0
 
@@ -53,23 +48,6 @@ def capital_recovery_factor(rate: float, years: float) -> float:
         return 1.0 / years
     growth = (1.0 + rate) ** years
     return rate * growth / (growth - 1.0)
-
-
-@dataclass(frozen=True)
-class FleetPower:
-    """Average power over the run, kW."""
-
-    gpu_kw: float
-    it_kw: float  # GPUs plus the rest of the systems
-    facility_kw: float  # IT times PUE
-
-
-def fleet_power(platform: Platform, busy_fraction_per_gpu: np.ndarray, pue: float) -> FleetPower:
-    """Average draw of GPUs busy the given fractions of the time (idle GPUs: fraction 0)."""
-    gpu_w = platform.idle_w + (platform.tdp_w - platform.idle_w) * np.asarray(busy_fraction_per_gpu)
-    gpu_kw = float(gpu_w.sum()) / 1000
-    it_kw = gpu_kw + platform.host_w_per_gpu * len(gpu_w) / 1000
-    return FleetPower(gpu_kw, it_kw, it_kw * pue)
 
 
 def cost_usd_per_hour(cfg: CostConfig, platform: Platform, gpus: int, power: FleetPower) -> float:

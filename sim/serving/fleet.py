@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig
-from sim.hardware import Platform
-from sim.models import ModelArch
-from sim.perf import kv_shards
-from sim.precision import Precision
+from sim.serving.perf import kv_shards
+from sim.spec.model import ModelArch
+from sim.spec.platform import Platform
+from sim.spec.precision import Precision
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim.requests import Status
+from sim.serving.requests import Status
 from sim.simulation import Simulation, build, simulate
 from tests.conftest import TOY, make_config
 
@@ -49,7 +49,7 @@ class CrossingPerf:
         return 1e-3 + 2e-5 * prefill_tokens + (decode if decode_tokens else 0.0)
 
     def decode_run(self, batch, context_tokens, growth_tokens):
-        from sim.perf import DecodeRun
+        from sim.serving.perf import DecodeRun
 
         g = growth_tokens
         return DecodeRun(1e-3, 4e-4 + 2e-7 * context_tokens, 2e-7 * g, 1e-7 * batch + 5e-7 * context_tokens, 5e-7 * g)

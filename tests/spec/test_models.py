@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.models import ModelArch
+from sim.spec.model import ModelArch
 from tests.conftest import make_config
 
 # KV-cache bytes per token at BF16, as published (data/reference/model_architectures.csv)

@@ -1,0 +1,159 @@
+"""Calibration of the performance model: ``python -m sim.calibrate CASES.csv [--name default]``.
+
+Fits the roofline's efficiency factors to measured benchmark cases and writes them to
+``conf/calibration/<name>.yaml``, which ``conf/config.yaml`` uses by default. The factors are few and
+physical, and the same for every platform (the cases so far cover one Blackwell and one Hopper
+platform: too few to fit a set per generation without fitting single points):
+
+* ``compute_efficiency``: achieved / peak tensor-core FLOPS of the GEMMs at the run's precision;
+* ``attention_efficiency``: achieved / peak BF16 tensor-core FLOPS of the attention kernels;
+* ``memory_efficiency``: achieved / peak HBM bandwidth (weight and KV-cache reads);
+* ``comm_efficiency``: achieved / peak link bandwidth (NVLink, InfiniBand / RoCE);
+* ``collective_latency_s``: fixed cost of one collective (all-reduce, all-to-all);
+* ``iteration_overhead_s``: fixed cost of one iteration (scheduling, kernel launches, sampling);
+* ``mtp_acceptance_rate``: the chance a draft token is accepted (speculative decoding).
+
+Each case is simulated in benchmark mode (:mod:`sim.fidelity.cases`); the fit minimises the squared log
+errors of throughput per GPU and interactivity over all cases with a robust (soft-L1) loss, so that a
+case no physical factor explains does not drag the others (scipy.optimize.least_squares, in log
+space, within physical bounds). Predictions do not use any measured value of the case itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy.optimize import least_squares
+
+from sim.config import CONFIG_DIR
+from sim.fidelity.cases import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
+
+#: Fitted factors: (name, lower bound, upper bound, start). The bounds are what kernels achieve in
+#: practice: no GEMM or attention kernel sustains more than about 80 % of its tensor-core peak, nor a
+#: stream of reads more than about 95 % of HBM bandwidth.
+PARAMETERS = (
+    ("compute_efficiency", 0.05, 0.8, 0.6),
+    ("attention_efficiency", 0.05, 0.8, 0.6),
+    ("memory_efficiency", 0.3, 0.95, 0.9),
+    ("comm_efficiency", 0.05, 0.95, 0.8),
+    ("collective_latency_s", 1e-6, 2e-4, 5e-6),
+    ("iteration_overhead_s", 1e-5, 2e-2, 5e-4),
+    ("mtp_acceptance_rate", 0.3, 0.95, 0.7),
+)
+EFFICIENCY_KEYS = tuple(name for name, *_ in PARAMETERS if name != "mtp_acceptance_rate")
+
+
+def overrides_for(values: dict[str, float]) -> tuple[str, ...]:
+    """Config overrides that set the factors on top of the uncalibrated defaults."""
+    out = ["calibration=uncalibrated", f"calibration.mtp_acceptance_rate={float(values['mtp_acceptance_rate'])!r}"]
+    out += [f"calibration.fallback.{key}={float(values[key])!r}" for key in EFFICIENCY_KEYS]
+    return tuple(out)
+
+
+def residuals(predictions: list[Prediction]) -> np.ndarray:
+    """Log errors of throughput per GPU and interactivity, two per case (large for a failed case)."""
+    out = []
+    for p in predictions:
+        if p.ok:
+            out += [np.log(p.tput_per_gpu / p.case.tput_per_gpu), np.log(p.interactivity / p.case.interactivity)]
+        else:
+            out += [5.0, 5.0]
+    return np.array(out)
+
+
+def fit(cases, processes: int | None = None, max_evaluations: int = 300, log=print) -> tuple[dict[str, float], list[Prediction]]:
+    """Fit the factors to ``cases``; return them and the predictions they give."""
+    names = [name for name, *_ in PARAMETERS]
+    lower = np.log([lo for _, lo, _, _ in PARAMETERS])
+    upper = np.log([hi for _, _, hi, _ in PARAMETERS])
+    start = np.log([x0 for *_, x0 in PARAMETERS])
+    processes = min(processes or os.cpu_count() or 1, len(cases))
+    evaluations = 0
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+
+        def evaluate(theta: np.ndarray) -> list[Prediction]:
+            values = dict(zip(names, np.exp(theta)))
+            jobs = [(case, overrides_for(values), REQUESTS_PER_CLIENT) for case in cases]
+            return pool.map(_predict_star, jobs, chunksize=1)
+
+        def objective(theta: np.ndarray) -> np.ndarray:
+            nonlocal evaluations
+            evaluations += 1
+            r = residuals(evaluate(theta))
+            if evaluations % 10 == 1:
+                log(f"  evaluation {evaluations}: rms log error {np.sqrt(np.mean(r**2)):.3f}")
+            return r
+
+        result = least_squares(
+            objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
+            max_nfev=max_evaluations, x_scale=1.0,
+        )
+        values = dict(zip(names, np.exp(result.x)))
+        return values, evaluate(result.x)
+
+
+def write_calibration(path: Path, values: dict[str, float], command: str, fitted_on: str, stats: dict) -> None:
+    factors = {key: float(f"{values[key]:.4g}") for key in EFFICIENCY_KEYS}
+    doc = {
+        "name": path.stem,
+        "command": command,
+        "fallback": factors,
+        "generations": {},
+        "mtp_acceptance_rate": float(f"{values['mtp_acceptance_rate']:.4g}"),
+    }
+    header = (
+        f"# Efficiency factors fitted by `{command}`\n"
+        f"# on {fitted_on} ({stats['n_simulated']} cases): median |error| throughput/GPU "
+        f"{stats['median_abs_pct_err_tput']:.1f}%, interactivity {stats['median_abs_pct_err_interactivity']:.1f}%;\n"
+        f"# max |error| {stats['max_abs_pct_err_tput']:.1f}% / {stats['max_abs_pct_err_interactivity']:.1f}%.\n"
+        "# One set for every GPU generation (`fallback`): the cases cover one Blackwell and one Hopper\n"
+        "# platform, too few for a set per generation; an entry under `generations` (hopper, blackwell,\n"
+        "# cdna3, cdna4) would override it for that generation. AMD CDNA is not validated. Meanings:\n"
+        "# sim/config.py EfficiencyConfig and the README's calibration section.\n"
+    )
+    path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.calibrate", description="Fit the performance model's efficiency factors.")
+    parser.add_argument("cases", type=Path, help="benchmark cases (the schema of data/reference/benchmark_cases.csv)")
+    parser.add_argument("--name", default="default", help="write conf/calibration/NAME.yaml (default: default, the one used by default)")
+    parser.add_argument("--processes", type=int, default=None, help="parallel simulations (default: all cores)")
+    parser.add_argument("--max-evaluations", type=int, default=300, help="objective evaluations at most")
+    args = parser.parse_args(argv)
+    if not args.cases.is_file():
+        parser.error(f"no such file: {args.cases}")
+    rows = read_cases(args.cases)
+    for problem in (r for r in rows if isinstance(r, RowProblem)):
+        print(f"skipping {problem}")
+    cases = [r for r in rows if not isinstance(r, RowProblem)]
+    if not cases:
+        print("no case to fit", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    print(f"fitting {len(PARAMETERS)} factors to {len(cases)} cases ...")
+    values, predictions = fit(cases, args.processes, args.max_evaluations)
+    stats = summary(predictions)
+    command = f"python -m sim.calibrate {args.cases.as_posix()}" + (f" --name {args.name}" if args.name != "default" else "")
+    path = Path(CONFIG_DIR) / "calibration" / f"{args.name}.yaml"
+    write_calibration(path, values, command, args.cases.name, stats)
+    print(f"done in {time.perf_counter() - start:.0f} s; wrote {path}")
+    for name, value in values.items():
+        print(f"  {name:<22} {value:.4g}")
+    print(
+        f"median |error| throughput/GPU {stats['median_abs_pct_err_tput']:.1f}%, interactivity "
+        f"{stats['median_abs_pct_err_interactivity']:.1f}%; max {stats['max_abs_pct_err_tput']:.1f}% / "
+        f"{stats['max_abs_pct_err_interactivity']:.1f}%"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
