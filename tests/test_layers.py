@@ -1,0 +1,120 @@
+"""The house rules: every module of ``sim`` imports only from its own layer or the layers below it,
+and no module grows past a size a reader can hold in mind.
+
+The layers, bottom to top (a layer may import any layer of a lower rank, and its own package; two
+packages of the same rank never import each other):
+
+====  ==========================================================  ===========================================
+rank  unit                                                        holds
+====  ==========================================================  ===========================================
+0     base: ``sim.config``, ``sim.clock``                         schemas and ``ConfigError``; the clock
+1     ``sim.spec``                                                platforms, models, precisions
+2     ``sim.network``, ``sim.economics``                          links and collectives; power and money
+3     ``sim.serving``                                             workload, engines, router, fleet, perf model
+4     simulation: ``sim.simulation``, ``metrics``, ``outputs``,   one run, its summary and files, the CLI
+      ``cli``
+5     ``sim.fidelity``, ``sim.study``                             validation and calibration; sweeps
+6     ``sim.planning``                                            frontiers, capacity plans, cost waterfalls
+7     commands: ``sim`` itself and the ``python -m sim.X`` doors  entry points
+====  ==========================================================  ===========================================
+
+A new module must be placed in this table (the test fails on a module it does not know), so the rule
+outlives the change that wrote it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import sim
+
+PACKAGE_DIR = Path(sim.__file__).resolve().parent
+MAX_LINES = 450
+
+#: unit -> (rank, module names it holds: a name and everything under it)
+UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
+    "base": (0, ("sim.config", "sim.clock")),
+    "spec": (1, ("sim.spec",)),
+    "network": (2, ("sim.network",)),
+    "economics": (2, ("sim.economics",)),
+    "serving": (3, ("sim.serving",)),
+    "simulation": (4, ("sim.simulation", "sim.metrics", "sim.outputs", "sim.cli")),
+    "fidelity": (5, ("sim.fidelity",)),
+    "study": (5, ("sim.study",)),
+    "planning": (6, ("sim.planning",)),
+    "commands": (7, ("sim", "sim.__main__", "sim.bench", "sim.validate", "sim.calibrate", "sim.sweep")),
+}
+
+
+def unit_of(module: str) -> str | None:
+    """The unit holding ``module`` (the longest name that is it or contains it), or None."""
+    best, best_len = None, -1
+    for unit, (_, names) in UNITS.items():
+        for name in names:
+            inside = module == name or (name != "sim" and module.startswith(name + "."))
+            if inside and len(name) > best_len:
+                best, best_len = unit, len(name)
+    return best
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def sim_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of a ``sim`` module in ``source``, inside functions too."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "sim"]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "sim":
+            found.append((node.lineno, node.module))
+    return found
+
+
+SOURCES = sorted(p for p in PACKAGE_DIR.rglob("*.py") if not p.name.startswith("_native_build"))
+
+
+def test_every_module_belongs_to_a_layer():
+    unknown = [module_name(p) for p in SOURCES if unit_of(module_name(p)) is None]
+    assert not unknown, f"place these modules in a layer of tests/test_layers.py: {unknown}"
+
+
+def upward_imports(module: str, source: str) -> list[str]:
+    """The imports of ``module`` (whose code is ``source``) that do not point down the layers."""
+    importer = unit_of(module)
+    rank = UNITS[importer][0]
+    upward = []
+    for line, imported_module in sim_imports(source):
+        imported = unit_of(imported_module)
+        if imported is None:
+            upward.append(f"line {line}: {imported_module} (a module of no layer)")
+        elif imported != importer and UNITS[imported][0] >= rank:
+            upward.append(f"line {line}: {imported_module} ({imported}, rank {UNITS[imported][0]})")
+    return upward
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: module_name(p))
+def test_imports_point_down(path):
+    module = module_name(path)
+    upward = upward_imports(module, path.read_text())
+    assert not upward, f"{module} ({unit_of(module)}) imports from its own rank or above: {upward}"
+
+
+def test_the_rule_catches_upward_and_sideways_imports():
+    """The check itself can fail: upward (also inside a function), sideways and unplaced imports are flagged."""
+    source = "from sim.config import ConfigError\ndef f():\n    from sim.simulation import simulate\n"
+    assert upward_imports("sim.spec.platform", source) == ["line 3: sim.simulation (simulation, rank 4)"]
+    assert upward_imports("sim.economics.cost", "import sim.network.links\n") == ["line 1: sim.network.links (network, rank 2)"]
+    assert upward_imports("sim.serving.engine", "from sim import simulate\n") == ["line 1: sim (commands, rank 7)"]
+    assert upward_imports("sim.serving.engine", "from sim.serving.perf import DecodeRun\nimport simpy\n") == []
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: module_name(p))
+def test_no_module_is_longer_than_a_reader_can_hold(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{module_name(path)} has {lines} lines (at most {MAX_LINES}): split it by concept"
