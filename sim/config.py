@@ -12,7 +12,8 @@ Past the command line the simulator only sees these plain dataclasses, never a `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,6 +25,74 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 class ConfigError(ValueError):
     """A configuration that cannot be simulated, with a message that says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric field may take: declared on the schema, checked by :func:`check_bounds`
+    before any simulation, so a new field is checked by declaring its range, not by remembering an if.
+
+    ``low``/``high``: the range (None: unbounded on that side), each end included unless ``low_open`` /
+    ``high_open``. ``inf_is_no_limit``: ``inf`` is accepted and means "no limit" (documented on the field);
+    otherwise NaN and ±inf are refused everywhere. ``unit`` and ``hint`` make the message.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    inf_is_no_limit: bool = False
+    unit: str = ""
+    hint: str = ""
+
+    def describe(self) -> str:
+        """The allowed range in words, e.g. ``in (0, 1]`` or ``>= 1``."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}{unit}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}{unit}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}{unit}"
+        return "a finite number"
+
+    def allows(self, value: float) -> bool:
+        if math.isnan(value) or (math.isinf(value) and not (self.inf_is_no_limit and value > 0)):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or math.isinf(value) or not (value > self.high or (self.high_open and value == self.high))
+
+
+def bounded(default: Any, low: float | None = None, high: float | None = None, **options: Any) -> Any:
+    """A schema field whose values must lie in a range (see :class:`Bounds`), e.g.
+    ``pue: float = bounded(1.3, 1.0, 3.0, unit="(facility / IT power)")``."""
+    return field(default=default, metadata={"bounds": Bounds(low, high, **options)})
+
+
+def positive(default: Any, **options: Any) -> Any:
+    """A schema field that must be > 0 (a size, a rate, a bandwidth)."""
+    return bounded(default, 0, low_open=True, **options)
+
+
+def check_bounds(node: Any, path: str = "") -> None:
+    """Refuse, naming the key, the value, the allowed range and the fix: any number outside the
+    :class:`Bounds` declared on its field, and any NaN or infinity anywhere in the configuration (in
+    nested schemas and in the values of dicts too), unless its field says ``inf`` means no limit."""
+    if not is_dataclass(node):
+        return
+    for f in fields(node):
+        value = getattr(node, f.name)
+        key = f"{path}{f.name}"
+        bounds: Bounds = f.metadata.get("bounds", Bounds())
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for name, item in items:
+            where = key if name is None else f"{key}.{name}"
+            if is_dataclass(item):
+                check_bounds(item, where + ".")
+            elif isinstance(item, (int, float)) and not isinstance(item, bool) and not bounds.allows(float(item)):
+                fix = f"; {bounds.hint}" if bounds.hint else ""
+                raise ConfigError(f"{where}={item} is not allowed: it must be {bounds.describe()}{fix}")
 
 
 @dataclass

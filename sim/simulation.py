@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.clock import FleetEnvironment
-from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, to_sim_config
+from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds, to_sim_config
 from sim.economics.cost import cost_usd_per_hour, request_costs_usd, validate_cost
 from sim.economics.power import fleet_power
 from sim.metrics import latency_and_tokens
@@ -82,6 +82,7 @@ class Result:
 
 def build(cfg: SimConfig) -> Deployment:
     """Check the configuration and build the deployment; :class:`ConfigError` says what to fix."""
+    check_bounds(cfg)  # before the calibration fills the efficiency factors in, so a message names what the user set
     cfg = calibrated(cfg)
     platform = Platform.from_config(cfg.platform)
     validate_model(cfg.model)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from sim.config import CONFIG_DIR, ConfigError
+from sim.config import CONFIG_DIR, Bounds, ConfigError
 from sim.metrics import REQUIRED_KEYS
-from sim.simulation import simulate
+from sim.simulation import build, simulate
 from tests.conftest import TOY, make_config
 
 
@@ -127,3 +128,27 @@ def test_gpt_oss_runs_its_mxfp4_weights_on_a_gpu_without_fp4_tensor_cores():
     assert m["requests_completed"] == 60
     with pytest.raises(ConfigError, match="no FP4 tensor cores"):
         simulate(make_config(*TOY, "platform=h100", "model=gpt_oss_120b", "precision=fp4", "worker.tp=1"))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "perf.collective_latency_s=nan", "perf.iteration_overhead_s=inf", "cost.pue=nan", "cost.pue=inf",
+        "cost.tco.usd_per_kwh=nan", "cost.tco.cost_of_capital=nan", "platform.host_power_w_per_gpu=nan",
+        "workload.rate_rps=inf", "platform.price_usd_per_gpu_hour.neocloud=-inf", "calibration.fallback.memory_efficiency=nan",
+    ],
+)
+def test_nan_and_infinity_are_refused_everywhere_naming_the_key(override):
+    key = override.split("=")[0]
+    extra = ("workload.load_fraction=null",) if key == "workload.rate_rps" else ()
+    with pytest.raises(ConfigError, match=f"{key}=.*is not allowed"):
+        build(make_config(*TOY, *extra, override))
+
+
+def test_bounds_describe_and_check_their_range():
+    assert Bounds(0, 1, low_open=True).describe() == "in (0, 1]"
+    assert Bounds(1, unit="x").describe() == ">= 1 x" and Bounds().describe() == "a finite number"
+    unit_interval = Bounds(0, 1, low_open=True)
+    assert [unit_interval.allows(v) for v in (0.0, 1e-9, 1.0, 1.1, math.nan, math.inf)] == [False, True, True, False, False, False]
+    no_limit = Bounds(0, inf_is_no_limit=True)
+    assert no_limit.allows(math.inf) and not no_limit.allows(-math.inf) and not no_limit.allows(-1)
