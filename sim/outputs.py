@@ -1,6 +1,7 @@
 """What a run leaves behind: ``metrics.json``, the per-request table, a figure, a printed summary.
 
-Figures are saved with fixed metadata so that reruns are byte-identical.
+Every file is written atomically (:mod:`sim.files`), and the figure in the shipped style with fixed
+metadata (:mod:`sim.figures`), so reruns are byte-identical.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+from sim import figures
+from sim.files import atomic_path, atomic_write_text
 
 SUMMARY_ROWS = (
     ("requests completed", "requests_completed", "{:.0f}"),
@@ -41,13 +45,13 @@ def _json_value(value):
 
 def write_metrics(path: Path, metrics: dict) -> None:
     """``metrics.json``: scalars, non-finite values as null."""
-    path.write_text(json.dumps({k: _json_value(v) for k, v in metrics.items()}, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps({k: _json_value(v) for k, v in metrics.items()}, indent=2, sort_keys=True) + "\n")
 
 
 def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
     """A CSV with one row per index of the columns."""
     names = list(columns)
-    with path.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(names)
         writer.writerows(zip(*(columns[n].tolist() for n in names)))
@@ -66,14 +70,14 @@ def summary_text(metrics: dict, title: str) -> str:
 
 
 def write_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None:
-    """Latency CDFs (TTFT, TPOT, end to end) and the per-request cost distribution, PNG."""
-    import matplotlib
+    """Latency CDFs (TTFT, TPOT, end to end) and the per-request cost distribution, PNG at ``path``."""
+    with figures.style():
+        _draw_figure(path, columns, title)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None:
     done = columns["status"] == "completed"
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), constrained_layout=True)
+    fig, axes = figures.pyplot().subplots(1, 4, figsize=(16, 3.6))
     panels = (("ttft_s", "TTFT (s)", 1), ("tpot_s", "TPOT (ms)", 1000), ("e2e_s", "end-to-end latency (s)", 1))
     for ax, (key, label, scale) in zip(axes, panels):
         values = np.sort(columns[key][done] * scale)
@@ -82,7 +86,6 @@ def write_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None
             ax.step(values, np.arange(1, values.size + 1) / values.size, where="post")
         ax.set_xlabel(label)
         ax.set_ylabel("fraction of requests")
-        ax.grid(alpha=0.3)
     cost = columns["cost_usd_per_mtok"][done]
     cost = cost[np.isfinite(cost)]
     if cost.size:
@@ -90,5 +93,4 @@ def write_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None
     axes[3].set_xlabel("cost per request ($ per Mtok)")
     axes[3].set_ylabel("requests")
     fig.suptitle(title)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    figures.save(fig, path.with_suffix(""), formats=(path.suffix.lstrip("."),))

@@ -7,12 +7,12 @@ packages of the same rank never import each other):
 ====  ==========================================================  ===========================================
 rank  unit                                                        holds
 ====  ==========================================================  ===========================================
-0     base: ``sim.config``, ``sim.clock``                         schemas and ``ConfigError``; the clock
+0     base: ``sim.config``, ``sim.clock``, ``sim.files``          schemas and ``ConfigError``; the clock; atomic files
 1     ``sim.spec``                                                platforms, models, precisions
 2     ``sim.network``, ``sim.economics``                          links and collectives; power and money
 3     ``sim.serving``                                             workload, engines, router, fleet, perf model
-4     simulation: ``sim.simulation``, ``metrics``, ``outputs``,   one run, its summary and files, the CLI
-      ``cli``
+4     simulation: ``sim.simulation``, ``metrics``, ``outputs``,   one run, its summary and files, the figure
+      ``figures``, ``cli``                                        style, the CLI
 5     ``sim.fidelity``, ``sim.study``                             validation and calibration; sweeps
 6     ``sim.planning``                                            frontiers, capacity plans, cost waterfalls
 7     commands: ``sim`` itself and the ``python -m sim.X`` doors  entry points
@@ -36,12 +36,12 @@ MAX_LINES = 450
 
 #: unit -> (rank, module names it holds: a name and everything under it)
 UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "base": (0, ("sim.config", "sim.clock")),
+    "base": (0, ("sim.config", "sim.clock", "sim.files")),
     "spec": (1, ("sim.spec",)),
     "network": (2, ("sim.network",)),
     "economics": (2, ("sim.economics",)),
     "serving": (3, ("sim.serving",)),
-    "simulation": (4, ("sim.simulation", "sim.metrics", "sim.outputs", "sim.cli")),
+    "simulation": (4, ("sim.simulation", "sim.metrics", "sim.outputs", "sim.figures", "sim.cli")),
     "fidelity": (5, ("sim.fidelity",)),
     "study": (5, ("sim.study",)),
     "planning": (6, ("sim.planning",)),
@@ -72,8 +72,15 @@ def sim_imports(source: str) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "sim"]
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "sim":
-            found.append((node.lineno, node.module))
+            # `from sim.pkg import module` imports that module; `from sim.module import name`, the module
+            submodules = [f"{node.module}.{a.name}" for a in node.names if is_module(f"{node.module}.{a.name}")]
+            found += [(node.lineno, m) for m in submodules or [node.module]]
     return found
+
+
+def is_module(name: str) -> bool:
+    path = PACKAGE_DIR.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
 SOURCES = sorted(p for p in PACKAGE_DIR.rglob("*.py") if not p.name.startswith("_native_build"))
@@ -111,6 +118,7 @@ def test_the_rule_catches_upward_and_sideways_imports():
     assert upward_imports("sim.spec.platform", source) == ["line 3: sim.simulation (simulation, rank 4)"]
     assert upward_imports("sim.economics.cost", "import sim.network.links\n") == ["line 1: sim.network.links (network, rank 2)"]
     assert upward_imports("sim.serving.engine", "from sim import simulate\n") == ["line 1: sim (commands, rank 7)"]
+    assert upward_imports("sim.serving.engine", "from sim import outputs, config\n") == ["line 1: sim.outputs (simulation, rank 4)"]
     assert upward_imports("sim.serving.engine", "from sim.serving.perf import DecodeRun\nimport simpy\n") == []
 
 
