@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.config import CONFIG_DIR, ConfigError
+from sim.config import CONFIG_DIR, ConfigError, SpeculativeConfig
 
 #: Columns a cases file must have, and which of them are numbers.
 REQUIRED_COLUMNS = (
@@ -164,6 +164,8 @@ def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_
     # workers of either pool.
     workers = min(case.decode_workers, case.prefill_workers) if case.disagg else case.decode_workers
     batch = max(1, -(-case.concurrency // workers))
+    # and the token budget holds the whole batch decoding: 1 + d query tokens per request with MTP
+    query_tokens = 1 + (SpeculativeConfig().draft_tokens if case.spec_decode == "mtp" else 0)
     overrides = [
         f"platform={case.platform}", f"model={case.model}",
         f"precision={serving_precision(case.platform, case.precision)}", "workload=benchmark",
@@ -172,7 +174,7 @@ def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_
         f"workload.warmup_requests={case.concurrency}",
         f"fleet.workers={case.decode_workers}", f"worker.tp={case.decode_tp}", f"worker.ep={case.decode_ep}",
         f"worker.dp_attn={str(case.decode_dp_attn).lower()}",
-        f"engine.max_batch_size={batch}", f"engine.max_tokens_per_iteration={max(8192, batch)}",
+        f"engine.max_batch_size={batch}", f"engine.max_tokens_per_iteration={max(8192, batch * query_tokens)}",
         f"engine.speculative.method={case.spec_decode}",
         "output.figure=false", "output.requests_csv=false", "output.print_summary=false",
     ]

@@ -175,3 +175,35 @@ def test_first_token_comes_from_the_last_prefill_chunk():
     np.testing.assert_allclose(result.requests["first_token_s"], [0.04, 0.10])
     np.testing.assert_allclose(result.requests["finish_s"], [0.06, 0.12])
     np.testing.assert_allclose(result.requests["tpot_s"], [0.01, 0.01])
+
+
+class RecordingPerf:
+    """The deployment's own performance model, recording the query tokens of every iteration."""
+
+    def __init__(self, perf, query_tokens):
+        self.perf, self.query_tokens, self.tokens = perf, query_tokens, []
+
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
+        self.tokens.append(prefill_tokens + decode_tokens * self.query_tokens)
+        return self.perf.iteration_time_s(prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks)
+
+    def decode_run(self, batch, context_tokens, growth_tokens):
+        return self.perf.decode_run(batch, context_tokens, growth_tokens)
+
+
+def test_the_token_budget_counts_every_query_token_of_speculative_decoding():
+    """With MTP a decoding request puts 1 + d tokens through the model each iteration: prefill chunks get
+    what the decoding batch leaves of the budget, never more (they used to get budget - batch)."""
+    overrides = (
+        *TOY, "model=deepseek_r1", "platform=b200", "precision=fp4", "engine.speculative.method=mtp",
+        "engine.speculative.draft_tokens=3", "engine.max_batch_size=64", "engine.max_tokens_per_iteration=512",
+        "workload=closed_loop", "workload.concurrency=64", "workload.num_requests=200", "workload.input_tokens=400",
+        "workload.output_tokens=100", "engine.event_skipping=false",
+    )
+    deployment = build(make_config(*overrides))
+    recorder = RecordingPerf(deployment.perf, deployment.spec.query_tokens)
+    sim = Simulation(dataclasses.replace(deployment, pools=(dataclasses.replace(deployment.pools[0], perf=recorder),)))
+    sim.run()
+    assert deployment.spec.query_tokens == 4
+    assert max(recorder.tokens) <= 512
+    assert max(recorder.tokens) > 400  # the budget is used, not left idle
