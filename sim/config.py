@@ -3,8 +3,12 @@
 Every Hydra config group (``conf/platform``, ``conf/model``, ``conf/precision``, ``conf/workload``,
 ``conf/cost``) is typed by one dataclass here. The root schema :class:`SimConfig` is registered in
 Hydra's ConfigStore as ``base_config``, so a misspelt key or a value of the wrong type is rejected by
-Hydra while composing, with its own message. Checks that need physics (does the model fit on a
-worker? does the platform have FP4 tensor cores?) live in :func:`sim.simulation.build` and raise
+Hydra while composing, with its own message. Every number declares its range on its field
+(:func:`bounded`, :func:`positive`); :func:`check_bounds` refuses NaN, infinity (except on the fields
+where it means "no limit": :func:`no_limit_fields`) and values out of range, and, for platforms and
+models, values outside what real accelerators and models have (``plausible``: a deliberate exception is
+listed in the node's ``allow_implausible``). Checks that need physics (does the model fit on a worker?
+does the platform have FP4 tensor cores?) live in :func:`sim.simulation.build` and raise
 :class:`ConfigError` before the first event is scheduled.
 
 Past the command line the simulator only sees these plain dataclasses, never a ``DictConfig``.
@@ -13,11 +17,13 @@ Past the command line the simulator only sees these plain dataclasses, never a `
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING as NO_DEFAULT
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, ClassVar, Optional, Union
 
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 #: The Hydra config folder shipped with the project.
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -34,7 +40,9 @@ class Bounds:
 
     ``low``/``high``: the range (None: unbounded on that side), each end included unless ``low_open`` /
     ``high_open``. ``inf_is_no_limit``: ``inf`` is accepted and means "no limit" (documented on the field);
-    otherwise NaN and ±inf are refused everywhere. ``unit`` and ``hint`` make the message.
+    otherwise NaN and ±inf are refused everywhere. ``plausible``: the range real hardware or models have
+    (platforms, models); outside it a value is refused unless its node's ``allow_implausible`` names the
+    field. ``unit`` and ``hint`` (the fix; a function of the value for sizes) make the message.
     """
 
     low: float | None = None
@@ -42,8 +50,9 @@ class Bounds:
     low_open: bool = False
     high_open: bool = False
     inf_is_no_limit: bool = False
+    plausible: tuple[float, float] | None = None
     unit: str = ""
-    hint: str = ""
+    hint: Union[str, Callable[[float], str]] = ""
 
     def describe(self) -> str:
         """The allowed range in words, e.g. ``in (0, 1]`` or ``>= 1``."""
@@ -51,7 +60,7 @@ class Bounds:
         if self.low is not None and self.high is not None:
             return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}{unit}"
         if self.low is not None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}{unit}"
+            return f"{'>' if self.low_open else '>='} {self.low:g}{unit}" + (" (inf: no limit)" if self.inf_is_no_limit else "")
         if self.high is not None:
             return f"{'<' if self.high_open else '<='} {self.high:g}{unit}"
         return "a finite number"
@@ -67,6 +76,8 @@ class Bounds:
 def bounded(default: Any, low: float | None = None, high: float | None = None, **options: Any) -> Any:
     """A schema field whose values must lie in a range (see :class:`Bounds`), e.g.
     ``pue: float = bounded(1.3, 1.0, 3.0, unit="(facility / IT power)")``."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"bounds": Bounds(low, high, **options)})
     return field(default=default, metadata={"bounds": Bounds(low, high, **options)})
 
 
@@ -75,12 +86,31 @@ def positive(default: Any, **options: Any) -> Any:
     return bounded(default, 0, low_open=True, **options)
 
 
+def refuse_implausible(node: Any, where: str, value: Any, why: str, key: str = "") -> None:
+    """Refuse ``value`` at ``where`` (``prefix.key``, or an item of field ``key``) of ``node`` as
+    implausible, ``why`` saying what real values are, unless ``node.allow_implausible`` lists the key."""
+    key = key or where.rpartition(".")[2]
+    prefix = where[: max(where.rfind("." + key), 0)] or "its node"
+    if key not in getattr(node, "allow_implausible", ()):
+        raise ConfigError(
+            f"{where}={value} is implausible: {why}; if it is deliberate, add {key} to "
+            f"{prefix}.allow_implausible (e.g. {prefix}.allow_implausible=[{key}])"
+        )
+
+
 def check_bounds(node: Any, path: str = "") -> None:
     """Refuse, naming the key, the value, the allowed range and the fix: any number outside the
-    :class:`Bounds` declared on its field, and any NaN or infinity anywhere in the configuration (in
-    nested schemas and in the values of dicts too), unless its field says ``inf`` means no limit."""
+    :class:`Bounds` declared on its field (or its plausible range), and any NaN or infinity anywhere in the
+    configuration (in nested schemas and in the values of dicts too), unless its field says ``inf``
+    means no limit."""
     if not is_dataclass(node):
         return
+    allowed = getattr(node, "allow_implausible", None)
+    if allowed is not None:
+        checked = [f.name for f in fields(node) if f.metadata.get("bounds", Bounds()).plausible] + list(node.cross_checked)
+        for key in allowed:
+            if key not in checked:
+                raise ConfigError(f"{path}allow_implausible names {key!r}, which has no plausibility check; use some of {checked}")
     for f in fields(node):
         value = getattr(node, f.name)
         key = f"{path}{f.name}"
@@ -90,64 +120,103 @@ def check_bounds(node: Any, path: str = "") -> None:
             where = key if name is None else f"{key}.{name}"
             if is_dataclass(item):
                 check_bounds(item, where + ".")
-            elif isinstance(item, (int, float)) and not isinstance(item, bool) and not bounds.allows(float(item)):
-                fix = f"; {bounds.hint}" if bounds.hint else ""
-                raise ConfigError(f"{where}={item} is not allowed: it must be {bounds.describe()}{fix}")
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                hint = bounds.hint(item) if callable(bounds.hint) else bounds.hint
+                if not bounds.allows(float(item)):
+                    raise ConfigError(f"{where}={item} is not allowed: it must be {bounds.describe()}; set it within that range" + (f" ({hint})" if hint else ""))
+                low, high = bounds.plausible or (-math.inf, math.inf)
+                if not low <= item <= high:
+                    unit = f" {bounds.unit}" if bounds.unit else ""
+                    refuse_implausible(node, where, item, f"real values lie in [{low:g}, {high:g}]{unit}" + (f" ({hint})" if hint else ""), f.name)
+
+
+def no_limit_fields(schema: type, path: str = "") -> list[str]:
+    """The keys (under ``schema``) whose field accepts ``inf`` as "no limit": the documented list."""
+    found = []
+    for f in fields(schema):
+        if f.metadata.get("bounds", Bounds()).inf_is_no_limit:
+            found.append(path + f.name)
+        nested = f.default_factory() if f.default_factory is not NO_DEFAULT else None
+        if is_dataclass(nested):
+            found += no_limit_fields(type(nested), f"{path}{f.name}.")
+    return found
+
+
+def run_estimate(requests: float, workers: float = 0) -> str:
+    """What simulating ``requests`` requests on ``workers`` workers costs, in words: wall time at about
+    50,000 requests per wall-second (35,000 without the compiled engine) and memory at about 550 bytes
+    per request and 2 kB per worker (the README's Speed section)."""
+    seconds = requests / 50_000 + workers * 3e-5
+    memory_gb = 0.15 + (requests * 550 + workers * 2_000) / 1e9
+    when = f"{seconds / 3600:.1f} h" if seconds > 5400 else f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s"
+    return f"about {when} and {memory_gb:,.1f} GB of memory"
+
+
+def _sizes(what: str) -> Callable[[float], str]:
+    """The hint of a size field: what a run of that size would cost."""
+    return lambda n: f"{n:,.0f} {what} would take {run_estimate(n if what == 'requests' else 0, n if what == 'workers' else 0)}" if n > 0 else ""
 
 
 @dataclass
 class PlatformConfig:
-    """One accelerator platform: per-GPU specs, its scale-up domain, racks, power and prices."""
+    """One accelerator platform: per-GPU specs, its scale-up domain, racks, power and prices.
 
+    Every number has a plausible range (what real accelerators have), which catches wrong units; a
+    deliberate exception (a future GPU) is named in ``allow_implausible``."""
+
+    cross_checked: ClassVar[tuple[str, ...]] = ("fp8_dense_tflops", "fp4_dense_tflops", "allin_power_kw_per_gpu")
     name: str = MISSING
     vendor: str = MISSING
     generation: str = "unknown"  # hopper, blackwell, cdna3, cdna4: selects the calibrated efficiencies
-    memory_gb: float = MISSING  # usable HBM per GPU, GB (1e9 bytes)
-    hbm_bw_tb_s: float = MISSING  # HBM bandwidth per GPU, TB/s
-    bf16_dense_tflops: float = MISSING  # dense (no sparsity) tensor-core peak per GPU
-    fp8_dense_tflops: float = MISSING
-    fp4_dense_tflops: Optional[float] = None  # None: no FP4 tensor cores
-    scaleup_bw_gb_s: float = MISSING  # NVLink / Infinity Fabric, unidirectional, per GPU, GB/s
-    scaleup_domain_gpus: int = MISSING  # GPUs that share the scale-up fabric
-    scaleout_bw_gbps: float = MISSING  # InfiniBand / RoCE NIC bandwidth per GPU, Gbit/s
-    gpus_per_rack: int = MISSING
-    tdp_w: float = MISSING  # GPU board power at full load, W
-    idle_power_fraction: float = 0.3  # GPU draw when idle, as a fraction of TDP
-    host_power_w_per_gpu: float = MISSING  # CPUs, NICs, switches, fans: the rest of the system per GPU
-    allin_power_kw_per_gpu: float = MISSING  # provisioned utility power per GPU incl. facility
-    capex_usd_per_gpu: float = MISSING  # all-in system capex per GPU (for the bottom-up TCO)
-    price_usd_per_gpu_hour: dict[str, float] = field(default_factory=dict)  # preset -> $/GPU-hour
+    memory_gb: float = positive(MISSING, plausible=(8, 1024), unit="GB", hint="HBM per GPU in GB (1e9 bytes), not bytes: 141 for an H200")
+    hbm_bw_tb_s: float = positive(MISSING, plausible=(0.3, 50), unit="TB/s", hint="HBM bandwidth per GPU in TB/s, not GB/s: 4.8 for an H200")
+    bf16_dense_tflops: float = positive(MISSING, plausible=(20, 20_000), unit="TFLOPS", hint="dense (no sparsity) peak per GPU: 989 for an H200")
+    fp8_dense_tflops: float = positive(MISSING, plausible=(20, 40_000), unit="TFLOPS", hint="dense peak per GPU: 1979 for an H200")
+    fp4_dense_tflops: Optional[float] = positive(None, plausible=(20, 80_000), unit="TFLOPS", hint="dense peak per GPU; null: no FP4 tensor cores")
+    scaleup_bw_gb_s: float = positive(MISSING, plausible=(10, 10_000), unit="GB/s", hint="NVLink / Infinity Fabric per GPU, one direction: 450 for NVLink 4")
+    scaleup_domain_gpus: int = bounded(MISSING, 1, plausible=(1, 1024), hint="GPUs sharing the scale-up fabric: 8 for HGX, 72 for NVL72")
+    scaleout_bw_gbps: float = positive(MISSING, plausible=(10, 6400), unit="Gbit/s", hint="NIC bandwidth per GPU in Gbit/s: 400 for ConnectX-7")
+    gpus_per_rack: int = bounded(MISSING, 1, plausible=(1, 1024), hint="GPUs in one rack (8 for an HGX system)")
+    tdp_w: float = positive(MISSING, plausible=(50, 5000), unit="W", hint="GPU board power at full load in W, not kW: 700 for an H200")
+    idle_power_fraction: float = bounded(0.3, 0, 1, hint="GPU draw when idle as a fraction of TDP")
+    host_power_w_per_gpu: float = bounded(MISSING, 0, plausible=(0, 5000), unit="W", hint="CPUs, NICs, switches, fans per GPU in W")
+    allin_power_kw_per_gpu: float = positive(MISSING, plausible=(0.1, 20), unit="kW", hint="provisioned power per GPU in kW, not W: 1.73 for an H200")
+    capex_usd_per_gpu: float = positive(MISSING, plausible=(1000, 1e6), unit="USD", hint="all-in system capex per GPU")
+    price_usd_per_gpu_hour: dict[str, float] = positive({}, plausible=(0.05, 200), unit="USD/GPU-hour", hint="preset -> $/GPU-hour")
+    allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
 
 
 @dataclass
 class ModelConfig:
-    """Architecture of one served model, as published in its config.json."""
+    """Architecture of one served model, as published in its config.json (plausible ranges catch typos)."""
 
+    cross_checked: ClassVar[tuple[str, ...]] = ("total_params_b", "active_params_b")
     name: str = MISSING
     hf_id: str = MISSING
-    layers: int = MISSING
-    hidden: int = MISSING
-    q_heads: int = MISSING
-    kv_heads: int = MISSING
-    head_dim: int = MISSING  # GQA head dimension (MLA: see the qk_/v_ dimensions)
+    layers: int = bounded(MISSING, 1, plausible=(1, 512))
+    hidden: int = bounded(MISSING, 1, plausible=(64, 65_536))
+    q_heads: int = bounded(MISSING, 1, plausible=(1, 1024))
+    kv_heads: int = bounded(MISSING, 1, plausible=(1, 1024))
+    head_dim: int = bounded(MISSING, 1, plausible=(16, 1024))  # GQA head dimension (MLA: see the qk_/v_ dimensions)
     attention: str = "gqa"  # gqa | mla
-    kv_lora_rank: int = 0  # MLA latent KV dimension
-    q_lora_rank: int = 0  # MLA query compression dimension
-    qk_nope_head_dim: int = 0
-    qk_rope_head_dim: int = 0
-    v_head_dim: int = 0
-    ffn_dense_dim: int = 0  # gated MLP width of dense layers
-    moe_ffn_dim: int = 0  # gated MLP width of one expert
-    n_routed_experts: int = 0
-    n_shared_experts: int = 0
-    top_k: int = 0
-    first_k_dense: int = 0  # leading layers with a dense MLP (MoE models)
-    vocab: int = MISSING
-    max_context_tokens: int = MISSING
-    sliding_window_tokens: int = 0  # window of sliding-window attention layers (0: none)
-    sliding_window_layers: int = 0  # how many layers use the window
-    total_params_b: float = MISSING  # published totals, checked against the shapes in tests
-    active_params_b: float = MISSING
+    kv_lora_rank: int = bounded(0, 0, plausible=(0, 16_384))  # MLA latent KV dimension
+    q_lora_rank: int = bounded(0, 0, plausible=(0, 65_536))  # MLA query compression dimension
+    qk_nope_head_dim: int = bounded(0, 0, plausible=(0, 1024))
+    qk_rope_head_dim: int = bounded(0, 0, plausible=(0, 1024))
+    v_head_dim: int = bounded(0, 0, plausible=(0, 1024))
+    ffn_dense_dim: int = bounded(0, 0, plausible=(0, 262_144))  # gated MLP width of dense layers
+    moe_ffn_dim: int = bounded(0, 0, plausible=(0, 262_144))  # gated MLP width of one expert
+    n_routed_experts: int = bounded(0, 0, plausible=(0, 4096))
+    n_shared_experts: int = bounded(0, 0, plausible=(0, 64))
+    top_k: int = bounded(0, 0, plausible=(0, 64))
+    first_k_dense: int = bounded(0, 0)  # leading layers with a dense MLP (MoE models)
+    vocab: int = bounded(MISSING, 1, plausible=(1000, 2_000_000))
+    max_context_tokens: int = bounded(MISSING, 1, plausible=(512, 20_000_000))
+    sliding_window_tokens: int = bounded(0, 0)  # window of sliding-window attention layers (0: none)
+    sliding_window_layers: int = bounded(0, 0)  # how many layers use the window
+    total_params_b: float = positive(MISSING, plausible=(0.01, 100_000), unit="billion")  # published totals, checked against the shapes
+    active_params_b: float = positive(MISSING, plausible=(0.01, 100_000), unit="billion")
+    allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
 
 
 @dataclass
@@ -164,8 +233,8 @@ class PrecisionConfig:
 class WorkerConfig:
     """How a model replica is sharded: a worker is ``tp`` GPUs holding one replica."""
 
-    tp: int = 8  # GPUs per worker (tensor-parallel width of attention and dense layers)
-    ep: int = 0  # expert-parallel width of MoE layers (divides tp); 0 means ep = tp
+    tp: int = bounded(8, 1, 4096, hint="GPUs per worker")  # tensor-parallel width of attention and dense layers
+    ep: int = bounded(0, 0, 4096, hint="0 means ep = tp")  # expert-parallel width of MoE layers (divides tp)
     dp_attn: bool = False  # attention data-parallel: each GPU attends for its own slice of the batch
 
 
@@ -174,21 +243,29 @@ class SpeculativeConfig:
     """Speculative decoding by multi-token prediction (MTP): draft, then verify in one iteration."""
 
     method: str = "none"  # none | mtp
-    draft_tokens: int = 3  # tokens drafted per request per decode iteration
-    acceptance_rate: Optional[float] = None  # chance a draft is accepted given the previous one was; None: calibration's
-    draft_layers: int = 1  # transformer layers of the draft (MTP) module, run once per draft token
+    draft_tokens: int = bounded(3, 1, 16, hint="serving engines draft 1 to about 8 tokens per step (engine.speculative.method=none turns drafting off)")
+    acceptance_rate: Optional[float] = bounded(None, 0, 1, high_open=True, hint="chance a draft is accepted; null: the calibration's")
+    draft_layers: int = bounded(1, 1, 8, hint="transformer layers of the draft (MTP) module, run once per draft token")
 
 
 @dataclass
 class EngineConfig:
     """The serving engine of one worker: continuous batching with chunked prefill."""
 
-    max_batch_size: int = 256  # requests in flight per worker
-    max_tokens_per_iteration: int = 8192  # prefill + decode tokens per iteration (chunked prefill)
-    gpu_memory_utilization: float = 0.9  # fraction of HBM the engine may use
-    activation_reserve_gb: float = 4.0  # per GPU, kept for activations and workspaces
+    max_batch_size: int = bounded(256, 1, 1_000_000, hint="requests in flight per worker")
+    max_tokens_per_iteration: int = bounded(8192, 1, 10_000_000, hint="prefill + decode tokens per iteration (chunked prefill)")
+    gpu_memory_utilization: float = bounded(0.9, 0, 1, low_open=True, hint="the fraction of HBM the engine may use")
+    activation_reserve_gb: float = bounded(4.0, 0, 1024, unit="GB", hint="per GPU, kept for activations and workspaces")
     event_skipping: bool = True  # advance decode-only stretches in one event
     speculative: SpeculativeConfig = field(default_factory=SpeculativeConfig)
+
+
+def efficiency(default: Any) -> Any:
+    return bounded(default, 0, 1, low_open=True, hint="achieved / peak: a fraction in (0, 1]")
+
+
+def overhead(default: Any, high: float) -> Any:
+    return bounded(default, 0, high, unit="s", hint="a fixed cost in seconds (microseconds to milliseconds in practice)")
 
 
 @dataclass
@@ -196,12 +273,12 @@ class EfficiencyConfig:
     """What a GPU generation achieves of its peaks, and the fixed costs it pays: the factors the
     roofline is calibrated with (``python -m sim.calibrate``)."""
 
-    compute_efficiency: float = 0.6  # achieved / peak tensor FLOPS in GEMMs
-    attention_efficiency: float = 0.6  # achieved / peak BF16 tensor FLOPS in attention kernels
-    memory_efficiency: float = 0.9  # achieved / peak HBM bandwidth
-    comm_efficiency: float = 0.8  # achieved / peak link bandwidth (scale-up and scale-out)
-    collective_latency_s: float = 5e-6  # fixed latency of one collective (all-reduce, all-to-all)
-    iteration_overhead_s: float = 5e-4  # scheduling, kernel launch, sampling per iteration
+    compute_efficiency: float = efficiency(0.6)  # achieved / peak tensor FLOPS in GEMMs
+    attention_efficiency: float = efficiency(0.6)  # achieved / peak BF16 tensor FLOPS in attention kernels
+    memory_efficiency: float = efficiency(0.9)  # achieved / peak HBM bandwidth
+    comm_efficiency: float = efficiency(0.8)  # achieved / peak link bandwidth (scale-up and scale-out)
+    collective_latency_s: float = overhead(5e-6, 0.01)  # fixed latency of one collective (all-reduce, all-to-all)
+    iteration_overhead_s: float = overhead(5e-4, 1.0)  # scheduling, kernel launch, sampling per iteration
 
 
 @dataclass
@@ -212,7 +289,7 @@ class CalibrationConfig:
     command: str = ""  # the command that produced this file
     fallback: EfficiencyConfig = field(default_factory=EfficiencyConfig)  # generations not fitted
     generations: dict[str, EfficiencyConfig] = field(default_factory=dict)
-    mtp_acceptance_rate: float = 0.7  # draft acceptance of speculative decoding when not configured
+    mtp_acceptance_rate: float = bounded(0.7, 0, 1, high_open=True)  # draft acceptance of speculative decoding when not configured
 
 
 @dataclass
@@ -223,22 +300,22 @@ class PerfConfig:
     """
 
     kind: str = "roofline"  # roofline | constant
-    compute_efficiency: Optional[float] = None  # achieved / peak tensor FLOPS in GEMMs
-    attention_efficiency: Optional[float] = None  # achieved / peak BF16 tensor FLOPS in attention kernels
-    memory_efficiency: Optional[float] = None  # achieved / peak HBM bandwidth
-    comm_efficiency: Optional[float] = None  # achieved / peak link bandwidth (scale-up and scale-out)
-    collective_latency_s: Optional[float] = None  # fixed latency of one collective (all-reduce, all-to-all)
-    iteration_overhead_s: Optional[float] = None  # scheduling, kernel launch, sampling per iteration
-    constant_iteration_s: float = 0.02  # constant model: time of one iteration
-    constant_per_token_s: float = 0.0  # constant model: plus this per token in the iteration
+    compute_efficiency: Optional[float] = efficiency(None)  # achieved / peak tensor FLOPS in GEMMs
+    attention_efficiency: Optional[float] = efficiency(None)  # achieved / peak BF16 tensor FLOPS in attention kernels
+    memory_efficiency: Optional[float] = efficiency(None)  # achieved / peak HBM bandwidth
+    comm_efficiency: Optional[float] = efficiency(None)  # achieved / peak link bandwidth (scale-up and scale-out)
+    collective_latency_s: Optional[float] = overhead(None, 0.01)  # fixed latency of one collective (all-reduce, all-to-all)
+    iteration_overhead_s: Optional[float] = overhead(None, 1.0)  # scheduling, kernel launch, sampling per iteration
+    constant_iteration_s: float = bounded(0.02, 1e-6, 3600, unit="s", hint="constant model: the measured time of one iteration")
+    constant_per_token_s: float = bounded(0.0, 0, 1, unit="s", hint="constant model: the time each token of an iteration adds")
 
 
 @dataclass
 class SloConfig:
-    """Service level a request must meet to count as good: both limits, in seconds."""
+    """Service level a request must meet to count as good: both limits, in seconds (inf: no limit)."""
 
-    ttft_s: float = 2.0
-    tpot_s: float = 0.05
+    ttft_s: float = positive(2.0, inf_is_no_limit=True, unit="s", hint="the time-to-first-token limit")
+    tpot_s: float = positive(0.05, inf_is_no_limit=True, unit="s", hint="the time-per-output-token limit")
 
 
 @dataclass
@@ -247,18 +324,18 @@ class WorkloadConfig:
 
     name: str = "custom"
     arrival: str = "poisson"  # poisson (open loop) | closed_loop
-    rate_rps: Optional[float] = None  # poisson: requests per second ...
-    load_fraction: Optional[float] = 0.8  # ... or this fraction of the fleet's estimated capacity
-    concurrency: int = 64  # closed_loop: clients, each with one request outstanding
-    num_requests: int = 2000
-    input_tokens: int = 1024  # nominal input length L
-    output_tokens: int = 1024  # nominal output length L
+    rate_rps: Optional[float] = positive(None, unit="requests/s", hint="or workload.rate_rps=null with a workload.load_fraction")  # poisson ...
+    load_fraction: Optional[float] = bounded(0.8, 0, 100, low_open=True, hint="a fraction of the fleet's estimated capacity")  # ... or this
+    concurrency: int = bounded(64, 1, 10_000_000, hint="closed_loop: clients, each with one request outstanding")
+    num_requests: int = bounded(2000, 1, 100_000_000, hint=_sizes("requests"))
+    input_tokens: int = bounded(1024, 1, 10_000_000, hint="nominal input length L, in tokens")
+    output_tokens: int = bounded(1024, 1, 10_000_000, hint="nominal output length L, in tokens")
     length_dist: str = "uniform"  # fixed | uniform (in [0.8 L, L]) | lognormal (median L)
-    lognormal_sigma: float = 0.5
+    lognormal_sigma: float = bounded(0.5, 0, 3, low_open=True, hint="the spread of lognormal lengths (draws are capped at e^(4 sigma) L)")
     # Steady-state measurement: metrics count the requests completed between the completion of the
     # first ``warmup_requests`` and the last arrival (after which the offered load drains away).
     steady_state: bool = False
-    warmup_requests: int = 0
+    warmup_requests: int = bounded(0, 0)
     slo: SloConfig = field(default_factory=SloConfig)
 
 
@@ -266,22 +343,22 @@ class WorkloadConfig:
 class FleetConfig:
     """Racks of one platform, carved into workers, behind one router."""
 
-    racks: int = 1
-    workers: int = 0  # aggregated (or, disaggregated, decode) workers; 0: as many as the racks hold
-    prefill_workers: int = 0  # > 0: disaggregated serving, with this many prefill-only workers
+    racks: int = bounded(1, 1, 100_000, hint="racks of the platform (sizes beyond are checked against the workers they hold)")
+    workers: int = bounded(0, 0, 1_000_000, hint=_sizes("workers"))  # aggregated (or decode) workers; 0: as many as the racks hold
+    prefill_workers: int = bounded(0, 0, 1_000_000, hint=_sizes("workers"))  # > 0: disaggregated serving with this many prefill-only workers
     router: str = "least_outstanding"  # round_robin | least_outstanding
-    max_queue_per_worker: int = 0  # requests waiting per worker before new ones are dropped; 0: no limit
+    max_queue_per_worker: int = bounded(0, 0, hint="requests waiting per worker before new ones are dropped; 0: no limit")
 
 
 @dataclass
 class TcoConfig:
     """Bottom-up total cost of ownership of the fleet."""
 
-    capex_usd_per_gpu: Optional[float] = None  # None: the platform's estimate
-    depreciation_years: float = 4.0
-    cost_of_capital: float = 0.08  # per year
-    opex_fraction_per_year: float = 0.05  # maintenance, staff, space, as a fraction of capex
-    usd_per_kwh: float = 0.08
+    capex_usd_per_gpu: Optional[float] = positive(None, unit="USD", hint="null: the platform's estimate")
+    depreciation_years: float = bounded(4.0, 0, 50, low_open=True, unit="years")
+    cost_of_capital: float = bounded(0.08, 0, 1, hint="per year, as a fraction (0.08 for 8 %)")
+    opex_fraction_per_year: float = bounded(0.05, 0, 1, hint="maintenance, staff, space per year, as a fraction of capex")
+    usd_per_kwh: float = bounded(0.08, 0, 10, unit="USD/kWh")
 
 
 @dataclass
@@ -291,7 +368,7 @@ class CostConfig:
     name: str = "hyperscaler"
     mode: str = "preset"  # preset | tco
     preset: str = "hyperscaler_owning"  # key into the platform's price_usd_per_gpu_hour
-    pue: float = 1.3  # facility power / IT power (power figures; energy cost in tco mode)
+    pue: float = bounded(1.3, 1, 3, hint="facility power / IT power (1.1 to 1.6 in practice)")
     tco: TcoConfig = field(default_factory=TcoConfig)
 
 
@@ -320,8 +397,9 @@ class SimConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    seed: int = 0
-    max_sim_time_s: Optional[float] = None  # stop the clock here; requests still running are in flight
+    seed: int = bounded(0, 0, hint="a non-negative integer")
+    # stop the clock here (null or inf: run until every request finishes); requests still running are in flight
+    max_sim_time_s: Optional[float] = positive(None, inf_is_no_limit=True, unit="s", hint="or null to run until every request finishes")
 
 
 def register_configs() -> None:
@@ -337,10 +415,15 @@ def to_sim_config(cfg: DictConfig | SimConfig | dict[str, Any]) -> SimConfig:
         return cfg
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(cfg)
-    container = OmegaConf.to_container(cfg, resolve=True)
-    container.pop("hydra", None)
-    typed = OmegaConf.merge(OmegaConf.structured(SimConfig), container)
-    return OmegaConf.to_object(typed)
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True)
+        container.pop("hydra", None)
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SimConfig), container))
+    except OmegaConfBaseException as err:  # a key the schema lacks, a value of the wrong type
+        key, reason = getattr(err, "full_key", "") or "the configuration", str(getattr(err, "msg", err)).splitlines()[0]
+        unknown = isinstance(err, ConfigKeyError)
+        fix = "remove it or correct its spelling (the schemas are in sim/config.py)" if unknown else "give it a value of its type"
+        raise ConfigError(f"{key}: {reason}; {fix}") from None
 
 
 def compose_config(*overrides: str) -> SimConfig:
@@ -355,8 +438,6 @@ def compose_config(*overrides: str) -> SimConfig:
 def calibrated(cfg: SimConfig) -> SimConfig:
     """The configuration with every efficiency and acceptance rate left at None filled in from the
     calibration (the platform's generation, or the calibration's fallback)."""
-    from dataclasses import fields, replace
-
     factors = cfg.calibration.generations.get(cfg.platform.generation, cfg.calibration.fallback)
     perf = replace(
         cfg.perf, **{f.name: getattr(factors, f.name) for f in fields(EfficiencyConfig) if getattr(cfg.perf, f.name) is None}

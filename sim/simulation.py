@@ -92,10 +92,6 @@ def build(cfg: SimConfig) -> Deployment:
     validate_workload(cfg.workload)
     validate_cost(cfg.cost, platform)
     spec = Speculation(cfg.engine.speculative)
-    if cfg.max_sim_time_s is not None and not cfg.max_sim_time_s > 0:
-        raise ConfigError(f"max_sim_time_s={cfg.max_sim_time_s} must be positive (or null to run until all requests finish)")
-    if cfg.seed < 0:
-        raise ConfigError(f"seed={cfg.seed} must be a non-negative integer")
     if cfg.workload.arrival == "closed_loop" and cfg.fleet.max_queue_per_worker:
         raise ConfigError(
             "fleet.max_queue_per_worker drops open-loop traffic; closed-loop clients never exceed their "
@@ -342,5 +338,24 @@ class Simulation:
 
 
 def simulate(cfg) -> Result:
-    """Build, check and run one simulation. ``cfg``: a :class:`SimConfig` or a composed Hydra config."""
-    return Simulation(build(to_sim_config(cfg))).run()
+    """Build, check and run one simulation. ``cfg``: a :class:`SimConfig` or a composed Hydra config.
+    A run that completed no request is refused (:func:`refuse_empty_run`): it has no figures to report."""
+    simulation = Simulation(build(to_sim_config(cfg)))
+    result = simulation.run()
+    refuse_empty_run(result.metrics, simulation.deployment.cfg)
+    return result
+
+
+def refuse_empty_run(metrics: dict, cfg: SimConfig) -> None:
+    """A run that completed no request has no throughput, latency or cost per token (it would report
+    zero and infinity): say why, and what to change."""
+    if metrics["requests_completed"] > 0:
+        return
+    dropped, in_flight = metrics["requests_dropped"], metrics["requests_in_flight"]
+    why = [f"{dropped} were dropped at full queues (raise fleet.max_queue_per_worker={cfg.fleet.max_queue_per_worker}, 0: no limit)"] if dropped else []
+    if cfg.max_sim_time_s is not None and metrics["sim_time_s"] >= cfg.max_sim_time_s:
+        why.append(f"the clock stopped at max_sim_time_s={cfg.max_sim_time_s:g} with {in_flight} running (raise it, or null: no limit)")
+    raise ConfigError(
+        f"no request completed in {metrics['sim_time_s']:.3g} simulated seconds"
+        + (": " + "; ".join(why) if why else "; raise workload.num_requests or lower workload.warmup_requests")
+    )

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig
+from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig, run_estimate
 from sim.serving.perf import kv_shards
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
+
+
+#: The largest fleet a run may build: an engine per worker costs about 2 kB and 30 us to create.
+MAX_WORKERS, MAX_GPUS = 100_000, 1_000_000
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,8 @@ def check_fits(
 
 def validate_worker(model: ModelArch, worker: WorkerConfig, key: str = "worker") -> None:
     """Check one worker's parallel layout; ``key`` names it in messages (worker, prefill_worker)."""
-    if worker.tp <= 0:
-        raise ConfigError(f"{key}.tp={worker.tp} must be a positive number of GPUs")
     ep = worker.ep or worker.tp
-    if ep < 0 or worker.tp % ep:
+    if worker.tp % ep:
         raise ConfigError(f"{key}.ep={worker.ep} must divide {key}.tp={worker.tp} (or be 0 for ep = tp)")
     if worker.dp_attn and (not model.is_moe or ep != worker.tp):
         raise ConfigError(
@@ -123,34 +125,39 @@ class Pools:
 def validate_layout(
     platform: Platform, model: ModelArch, worker: WorkerConfig, prefill_worker: WorkerConfig, engine: EngineConfig, fleet: FleetConfig
 ) -> Pools:
-    """Check the parallel layouts and the fleet; return its pools of workers."""
+    """Check the parallel layouts, the token budget and the fleet's size; return its pools of workers."""
     validate_worker(model, worker)
-    if fleet.prefill_workers < 0 or fleet.workers < 0:
-        raise ConfigError("fleet.workers and fleet.prefill_workers must be >= 0 (0 workers: fill the racks)")
     if fleet.prefill_workers:
         validate_worker(model, prefill_worker, "prefill_worker")
-    if fleet.racks <= 0:
-        raise ConfigError(f"fleet.racks={fleet.racks} must be a positive integer")
     if fleet.router not in ("round_robin", "least_outstanding"):
         raise ConfigError(f"fleet.router={fleet.router!r} is unknown; use 'round_robin' or 'least_outstanding'")
-    if fleet.max_queue_per_worker < 0:
-        raise ConfigError("fleet.max_queue_per_worker must be >= 0 (0: no limit)")
-    if engine.max_batch_size <= 0 or engine.max_tokens_per_iteration < engine.max_batch_size:
+    spec = engine.speculative
+    query_tokens = 1 + (spec.draft_tokens if spec.method == "mtp" else 0)  # per decoding request and iteration
+    if engine.max_tokens_per_iteration < engine.max_batch_size * query_tokens:
+        each = f" ({query_tokens} with MTP: 1 + engine.speculative.draft_tokens={spec.draft_tokens})" if query_tokens > 1 else ""
         raise ConfigError(
-            f"engine.max_batch_size={engine.max_batch_size} must be positive and at most "
-            f"engine.max_tokens_per_iteration={engine.max_tokens_per_iteration} (every running request decodes one token per iteration)"
+            f"engine.max_tokens_per_iteration={engine.max_tokens_per_iteration} cannot hold a full batch decoding: "
+            f"engine.max_batch_size={engine.max_batch_size} requests x {query_tokens} token(s) each{each} = "
+            f"{engine.max_batch_size * query_tokens}; raise engine.max_tokens_per_iteration to at least that or lower engine.max_batch_size"
         )
-    if not 0 < engine.gpu_memory_utilization <= 1 or engine.activation_reserve_gb < 0:
-        raise ConfigError("engine.gpu_memory_utilization must be in (0, 1] and engine.activation_reserve_gb >= 0")
     prefill_gpus = fleet.prefill_workers * prefill_worker.tp
     if fleet.workers:  # an explicit deployment: exactly its workers' GPUs
-        return Pools(fleet.workers, fleet.prefill_workers, fleet.workers * worker.tp + prefill_gpus)
-    gpus = fleet.racks * platform.gpus_per_rack
-    if gpus < prefill_gpus + worker.tp:
+        pools = Pools(fleet.workers, fleet.prefill_workers, fleet.workers * worker.tp + prefill_gpus)
+    else:
+        gpus = fleet.racks * platform.gpus_per_rack
+        if gpus < prefill_gpus + worker.tp:
+            raise ConfigError(
+                f"{fleet.racks} rack(s) of {platform.name} have {gpus} GPUs, fewer than "
+                + (f"{fleet.prefill_workers} prefill worker(s) of {prefill_worker.tp} GPUs plus " if prefill_gpus else "")
+                + f"one worker of worker.tp={worker.tp}; raise fleet.racks to "
+                f"{-(-(prefill_gpus + worker.tp) // platform.gpus_per_rack)} or use smaller workers"
+            )
+        pools = Pools((gpus - prefill_gpus) // worker.tp, fleet.prefill_workers, gpus)
+    workers = pools.workers + pools.prefill_workers
+    if workers > MAX_WORKERS or pools.gpus > MAX_GPUS:
         raise ConfigError(
-            f"{fleet.racks} rack(s) of {platform.name} have {gpus} GPUs, fewer than "
-            + (f"{fleet.prefill_workers} prefill worker(s) of {prefill_worker.tp} GPUs plus " if prefill_gpus else "")
-            + f"one worker of worker.tp={worker.tp}; raise fleet.racks to "
-            f"{-(-(prefill_gpus + worker.tp) // platform.gpus_per_rack)} or use smaller workers"
+            f"a fleet of {pools.gpus:,} GPUs in {workers:,} workers is more than a run can hold ({MAX_GPUS:,} GPUs and "
+            f"{MAX_WORKERS:,} workers at most; building its engines alone would take {run_estimate(0, workers)}); "
+            "lower fleet.racks or fleet.workers (simulate a slice of the fleet: its per-GPU figures scale)"
         )
-    return Pools((gpus - prefill_gpus) // worker.tp, fleet.prefill_workers, gpus)
+    return pools

@@ -125,12 +125,7 @@ class PerformanceModel(Protocol):
 class ConstantPerf:
     """A fixed time per iteration plus a time per processed token."""
 
-    def __init__(self, cfg: PerfConfig):
-        if cfg.constant_iteration_s <= 0 or cfg.constant_per_token_s < 0:
-            raise ConfigError(
-                "perf.constant_iteration_s must be positive and perf.constant_per_token_s non-negative "
-                f"(got {cfg.constant_iteration_s}, {cfg.constant_per_token_s})"
-            )
+    def __init__(self, cfg: PerfConfig):  # the ranges of both numbers are checked on the schema
         self.iteration_s = cfg.constant_iteration_s
         self.per_token_s = cfg.constant_per_token_s
 
@@ -165,12 +160,8 @@ class RooflinePerf:
     def __init__(
         self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
     ):
+        # their ranges are checked on the schema (perf.* and calibration.*), before the calibration fills them in
         factors = {key: _calibrated_value(cfg, key) for key in _EFFICIENCIES + ("iteration_overhead_s", "collective_latency_s")}
-        for key in _EFFICIENCIES:
-            if not 0 < factors[key] <= 1:
-                raise ConfigError(f"perf.{key}={factors[key]} must be in (0, 1]")
-        if factors["iteration_overhead_s"] < 0 or factors["collective_latency_s"] < 0:
-            raise ConfigError("perf.iteration_overhead_s and perf.collective_latency_s must be non-negative")
         spec = spec or Speculation(SpeculativeConfig())
         tp = worker.tp
         ep = worker.ep or tp if model.is_moe else 1

@@ -22,15 +22,11 @@ from sim.config import ConfigError, SpeculativeConfig
 
 
 def validate_speculative(cfg: SpeculativeConfig) -> None:
+    """The method must be known, and MTP needs an acceptance rate (the numbers' ranges are checked on the schema)."""
     if cfg.method not in ("none", "mtp"):
         raise ConfigError(f"engine.speculative.method={cfg.method!r} is unknown; use 'none' or 'mtp'")
-    if cfg.method == "mtp":
-        if cfg.draft_tokens < 1:
-            raise ConfigError(f"engine.speculative.draft_tokens={cfg.draft_tokens} must be at least 1 with MTP")
-        if cfg.acceptance_rate is None or not 0 <= cfg.acceptance_rate < 1:
-            raise ConfigError(f"engine.speculative.acceptance_rate={cfg.acceptance_rate} must be in [0, 1)")
-        if cfg.draft_layers < 1:
-            raise ConfigError(f"engine.speculative.draft_layers={cfg.draft_layers} must be at least 1")
+    if cfg.method == "mtp" and cfg.acceptance_rate is None:
+        raise ConfigError("engine.speculative.acceptance_rate is unset: set it, or build through sim.simulation.build (the calibration's)")
 
 
 class Speculation:

@@ -15,34 +15,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, ModelConfig
+from sim.config import ConfigError, ModelConfig, refuse_implausible
 from sim.spec.precision import BYTES_PER_ELEMENT
 
 
 def validate_model(cfg: ModelConfig) -> None:
-    """Reject shapes that do not describe a transformer, naming the field to fix."""
-    for key in ("layers", "hidden", "q_heads", "kv_heads", "head_dim", "vocab", "max_context_tokens"):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"model.{key}={getattr(cfg, key)} must be a positive integer (model {cfg.name})")
+    """Reject shapes that do not describe a transformer, naming the field to fix (each number's own range
+    is checked on the schema; here, how they fit together), and published totals the shapes disagree with."""
     if cfg.attention not in ("gqa", "mla"):
         raise ConfigError(f"model.attention={cfg.attention!r} is unknown; use 'gqa' or 'mla'")
     if cfg.attention == "mla" and min(cfg.kv_lora_rank, cfg.qk_nope_head_dim, cfg.qk_rope_head_dim, cfg.v_head_dim) <= 0:
-        raise ConfigError("an MLA model needs positive kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
+        dims = ", ".join(f"model.{k}={getattr(cfg, k)}" for k in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"))
+        raise ConfigError(f"model.attention=mla needs positive latent and head dimensions (got {dims}); set them from the model's config.json")
+    if cfg.attention == "gqa" and (cfg.kv_heads > cfg.q_heads or cfg.q_heads % cfg.kv_heads):
+        raise ConfigError(
+            f"model.kv_heads={cfg.kv_heads} must divide model.q_heads={cfg.q_heads} (grouped-query attention shares "
+            "each KV head among a whole group of query heads); check the two values against the model's config.json"
+        )
     if cfg.n_routed_experts:
         if not 0 < cfg.top_k <= cfg.n_routed_experts or cfg.moe_ffn_dim <= 0:
             raise ConfigError(
                 f"model.top_k={cfg.top_k} must be between 1 and the {cfg.n_routed_experts} routed experts, "
-                f"and model.moe_ffn_dim={cfg.moe_ffn_dim} positive"
+                f"and model.moe_ffn_dim={cfg.moe_ffn_dim} positive; set them from the model's config.json"
             )
-        if not 0 <= cfg.first_k_dense < cfg.layers:
-            raise ConfigError(f"model.first_k_dense={cfg.first_k_dense} must be in [0, layers={cfg.layers})")
+        if not cfg.first_k_dense < cfg.layers:
+            raise ConfigError(f"model.first_k_dense={cfg.first_k_dense} must be in [0, layers={cfg.layers}); lower it")
     elif cfg.ffn_dense_dim <= 0:
-        raise ConfigError(f"a dense model needs model.ffn_dense_dim > 0 (got {cfg.ffn_dense_dim})")
-    if not 0 <= cfg.sliding_window_layers < cfg.layers or cfg.sliding_window_tokens < 0:
-        raise ConfigError(
-            f"model.sliding_window_layers={cfg.sliding_window_layers} must be in [0, layers={cfg.layers}) "
-            f"and model.sliding_window_tokens={cfg.sliding_window_tokens} non-negative"
-        )
+        raise ConfigError(f"a dense model (no routed experts) needs model.ffn_dense_dim > 0 (got {cfg.ffn_dense_dim}); set it from the model's config.json")
+    if not cfg.sliding_window_layers < cfg.layers:
+        raise ConfigError(f"model.sliding_window_layers={cfg.sliding_window_layers} must be in [0, layers={cfg.layers}); lower it")
+    total_b = ModelArch(cfg).total_params / 1e9
+    if not 0.75 < total_b / cfg.total_params_b < 1.33:
+        why = f"the shapes give {total_b:,.1f} billion parameters; check layers, hidden, the heads and the MLP widths"
+        refuse_implausible(cfg, "model.total_params_b", cfg.total_params_b, why)
+    if cfg.active_params_b > cfg.total_params_b:
+        refuse_implausible(cfg, "model.active_params_b", cfg.active_params_b, f"a token uses at most all {cfg.total_params_b:g} billion parameters")
 
 
 @dataclass(frozen=True)

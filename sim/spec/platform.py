@@ -9,7 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, PlatformConfig
+from sim.config import ConfigError, PlatformConfig, refuse_implausible
+
+
+def validate_platform(cfg: PlatformConfig) -> None:
+    """Refuse specs that disagree with each other as no real accelerator's do (a wrong unit, a swapped
+    column): lower-precision tensor cores are at least as fast as higher-precision ones, and the
+    provisioned power per GPU covers the GPU and its share of the host. Each check names the key that
+    ``platform.allow_implausible`` can list to accept the value deliberately."""
+    if cfg.fp8_dense_tflops < cfg.bf16_dense_tflops:
+        why = f"FP8 tensor cores are at least as fast as BF16 ones (bf16_dense_tflops={cfg.bf16_dense_tflops:g})"
+        refuse_implausible(cfg, "platform.fp8_dense_tflops", cfg.fp8_dense_tflops, why)
+    if cfg.fp4_dense_tflops is not None and cfg.fp4_dense_tflops < cfg.fp8_dense_tflops:
+        why = f"FP4 tensor cores are at least as fast as FP8 ones (fp8_dense_tflops={cfg.fp8_dense_tflops:g})"
+        refuse_implausible(cfg, "platform.fp4_dense_tflops", cfg.fp4_dense_tflops, why)
+    if cfg.allin_power_kw_per_gpu * 1000 < cfg.tdp_w + cfg.host_power_w_per_gpu:
+        refuse_implausible(
+            cfg, "platform.allin_power_kw_per_gpu", cfg.allin_power_kw_per_gpu,
+            f"the provisioned power per GPU (kW) covers at least its TDP and host share ({cfg.tdp_w:g} W + {cfg.host_power_w_per_gpu:g} W)",
+        )
 
 
 @dataclass(frozen=True)
@@ -33,30 +51,9 @@ class Platform:
 
     @classmethod
     def from_config(cls, cfg: PlatformConfig) -> "Platform":
-        positive = {
-            "memory_gb": cfg.memory_gb,
-            "hbm_bw_tb_s": cfg.hbm_bw_tb_s,
-            "bf16_dense_tflops": cfg.bf16_dense_tflops,
-            "fp8_dense_tflops": cfg.fp8_dense_tflops,
-            "scaleup_bw_gb_s": cfg.scaleup_bw_gb_s,
-            "scaleup_domain_gpus": cfg.scaleup_domain_gpus,
-            "scaleout_bw_gbps": cfg.scaleout_bw_gbps,
-            "gpus_per_rack": cfg.gpus_per_rack,
-            "tdp_w": cfg.tdp_w,
-        }
-        for key, value in positive.items():
-            if not value > 0:
-                raise ConfigError(f"platform.{key}={value} must be positive (platform {cfg.name})")
-        if not 0 <= cfg.idle_power_fraction <= 1:
-            raise ConfigError(f"platform.idle_power_fraction={cfg.idle_power_fraction} must be in [0, 1]")
-        if cfg.host_power_w_per_gpu < 0 or not cfg.allin_power_kw_per_gpu > 0 or not cfg.capex_usd_per_gpu > 0:
-            raise ConfigError(
-                "platform.host_power_w_per_gpu must be >= 0, platform.allin_power_kw_per_gpu and "
-                f"platform.capex_usd_per_gpu positive (platform {cfg.name})"
-            )
-        for preset, price in cfg.price_usd_per_gpu_hour.items():
-            if not price > 0:
-                raise ConfigError(f"platform.price_usd_per_gpu_hour.{preset}={price} must be positive")
+        """The platform in SI units; its numbers' ranges were checked on the schema, and here whether
+        they agree with each other as real accelerators' do (see :func:`validate_platform`)."""
+        validate_platform(cfg)
         flops = {"bf16": cfg.bf16_dense_tflops * 1e12, "fp8": cfg.fp8_dense_tflops * 1e12}
         if cfg.fp4_dense_tflops is not None:
             flops["fp4"] = cfg.fp4_dense_tflops * 1e12

@@ -147,10 +147,10 @@ def test_kv_moves_over_nvlink_inside_one_scale_up_domain_and_over_the_nic_across
         (("model=llama3_70b", "worker.dp_attn=true"), "dp_attn=true needs a mixture-of-experts model"),
         (("worker.dp_attn=true", "worker.ep=2"), "dp_attn=true needs"),
         (("fleet.prefill_workers=1", "prefill_worker.tp=3"), "prefill_worker.tp=3 must divide the 128 attention heads"),
-        (("fleet.prefill_workers=-1",), "must be >= 0"),
+        (("fleet.prefill_workers=-1",), "fleet.prefill_workers=-1 is not allowed: it must be in [0, "),
         (("fleet.prefill_workers=20", "prefill_worker.tp=4"), "fewer than 20 prefill worker(s)"),
         (("engine.speculative.method=medusa",), "engine.speculative.method='medusa' is unknown"),
-        (("engine.speculative.method=mtp", "engine.speculative.acceptance_rate=1.5"), "acceptance_rate=1.5 must be in [0, 1)"),
+        (("engine.speculative.method=mtp", "engine.speculative.acceptance_rate=1.5"), "acceptance_rate=1.5 is not allowed: it must be in [0, 1)"),
         (("platform=h200", "precision=fp8", "worker.tp=2", "fleet.workers=1"), "does not fit on a worker of 2 x h200"),
     ],
 )
