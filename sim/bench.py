@@ -20,7 +20,6 @@ see ``sim/native.py``). This is a benchmark, not a test: timings depend on the m
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -30,6 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sim.errors import CommandParser, positive_number, run_command
+from sim.files import atomic_write_text, check_output_file
 
 LARGE_FLEET = (
     "platform=gb200_nvl72", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=16",
@@ -117,14 +119,19 @@ DEFAULT_REQUESTS = {"large_fleet": 1_000_000, "osl_scaling": 50_000, "sweep": 5_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.bench", description="Benchmark the simulator's speed.")
+    parser = CommandParser(prog="python -m sim.bench", description="Benchmark the simulator's speed.")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     parser.add_argument(
         "--scenario", action="append", choices=list(SCENARIOS), metavar="NAME",
         help=f"run only this scenario (repeatable); one of: {', '.join(SCENARIOS)}",
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every scenario's request count (quick looks)")
+    parser.add_argument(
+        "--scale", type=positive_number(float, high=100), default=1.0,
+        help="multiply every scenario's request count (> 0, at most 100: 0.05 for a quick look)",
+    )
     args = parser.parse_args(argv)
+    if args.json:
+        check_output_file(args.json, "--json")  # before minutes of benchmarking
     figures: dict = {"cores": os.cpu_count()}
     for name in args.scenario or list(SCENARIOS):
         requests = max(1, int(DEFAULT_REQUESTS[name] * args.scale))
@@ -135,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in figures.items():
         print(f"{key:<{width}}  {value:,.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(figures, indent=2) + "\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

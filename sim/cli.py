@@ -21,6 +21,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
+from sim.errors import one_line, report
+from sim.guard import checked
 from sim.outputs import summary_text, write_figure, write_metrics, write_table
 from sim.simulation import simulate
 
@@ -66,6 +68,7 @@ def run_job(cfg: DictConfig, out_dir: Path) -> float:
     return float(metrics["cost_usd_per_mtok"])
 
 
+@checked(config_path=CONFIG_DIR, config_name="config")  # no code, no environment, one-line errors: before Hydra runs
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
@@ -83,11 +86,11 @@ def main(cfg: DictConfig) -> float | None:
             return None
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except Exception:
+    except Exception as err:
         _write_status(out_dir, "failed", traceback.format_exc())
         if multirun:
-            log.exception("job %s failed", hydra_cfg.job.num)
+            log.error("job %s failed: %s", hydra_cfg.job.num, one_line(err))  # the traceback is in its status.json
             return None
-        raise
+        sys.exit(report(err))
     _write_status(out_dir, "ok")
     return objective

@@ -7,12 +7,13 @@ packages of the same rank never import each other):
 ====  ==========================================================  ===========================================
 rank  unit                                                        holds
 ====  ==========================================================  ===========================================
-0     base: ``sim.config``, ``sim.clock``, ``sim.files``          schemas and ``ConfigError``; the clock; atomic files
+0     base: ``sim.config``, ``sim.clock``, ``sim.files``,         schemas and ``ConfigError``; the clock; files
+      ``sim.errors``                                              read and written; one-line errors
 1     ``sim.spec``                                                platforms, models, precisions
 2     ``sim.network``, ``sim.economics``                          links and collectives; power and money
 3     ``sim.serving``                                             workload, engines, router, fleet, perf model
 4     simulation: ``sim.simulation``, ``metrics``, ``outputs``,   one run, its summary and files, the figure
-      ``figures``, ``cli``                                        style, the CLI
+      ``figures``, ``cli``, ``guard``                             style, the CLI and its guard
 5     ``sim.fidelity``, ``sim.study``                             validation and calibration; sweeps
 6     ``sim.planning``                                            frontiers, capacity plans, cost waterfalls
 7     commands: ``sim`` itself and the ``python -m sim.X`` doors  entry points
@@ -36,12 +37,12 @@ MAX_LINES = 450
 
 #: unit -> (rank, module names it holds: a name and everything under it)
 UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "base": (0, ("sim.config", "sim.clock", "sim.files")),
+    "base": (0, ("sim.config", "sim.clock", "sim.files", "sim.errors")),
     "spec": (1, ("sim.spec",)),
     "network": (2, ("sim.network",)),
     "economics": (2, ("sim.economics",)),
     "serving": (3, ("sim.serving",)),
-    "simulation": (4, ("sim.simulation", "sim.metrics", "sim.outputs", "sim.figures", "sim.cli")),
+    "simulation": (4, ("sim.simulation", "sim.metrics", "sim.outputs", "sim.figures", "sim.cli", "sim.guard")),
     "fidelity": (5, ("sim.fidelity",)),
     "study": (5, ("sim.study",)),
     "planning": (6, ("sim.planning",)),

@@ -1,7 +1,10 @@
-"""Calibration of the performance model: ``python -m sim.calibrate CASES.csv [--name default]``.
+"""Calibration of the performance model: ``python -m sim.calibrate CASES.csv --name NAME [--replace]``.
 
-Fits the roofline's efficiency factors to measured benchmark cases and writes them to
-``conf/calibration/<name>.yaml``, which ``conf/config.yaml`` uses by default. The factors are few and
+Fits the roofline's efficiency factors to measured benchmark cases and writes them to a new file
+``conf/calibration/NAME.yaml`` (used with ``calibration=NAME``). The shipped files are read-only to it:
+an existing file (above all ``default``, which every run uses) is replaced only with ``--replace``, and
+then kept beside it as ``NAME.yaml.TIMESTAMP.bak``; a name that would leave ``conf/calibration/`` is
+refused. Both are checked before the fit starts. The factors are few and
 physical, and the same for every platform (the cases so far cover one Blackwell and one Hopper
 platform: too few to fit a set per generation without fitting single points):
 
@@ -21,9 +24,10 @@ space, within physical bounds). Predictions do not use any measured value of the
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,7 +37,9 @@ import yaml
 from scipy.optimize import least_squares
 
 from sim.config import CONFIG_DIR
+from sim.errors import CommandParser, run_command, InputError, positive_number
 from sim.fidelity.cases import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
+from sim.files import atomic_write_text
 
 #: Fitted factors: (name, lower bound, upper bound, start). The bounds are what kernels achieve in
 #: practice: no GEMM or attention kernel sustains more than about 80 % of its tensor-core peak, nor a
@@ -118,33 +124,56 @@ def write_calibration(path: Path, values: dict[str, float], command: str, fitted
         "# cdna3, cdna4) would override it for that generation. AMD CDNA is not validated. Meanings:\n"
         "# sim/config.py EfficiencyConfig and the README's calibration section.\n"
     )
-    path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
+    atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
+
+
+def calibration_path(name: str, replace: bool) -> Path:
+    """Where ``--name NAME`` writes: a new file of ``conf/calibration/``, or with ``replace`` an existing one.
+    Refused: a name that is not a plain file name (a path, ``..``), an existing file without ``replace``."""
+    folder = Path(CONFIG_DIR) / "calibration"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        raise InputError(f"--name {name}: a calibration is named by letters, digits, _ and - (it is conf/calibration/NAME.yaml); choose such a name")
+    path = folder / f"{name}.yaml"
+    if path.exists() and not replace:
+        raise InputError(
+            f"--name {name}: conf/calibration/{name}.yaml exists" + (" (every run uses it)" if name == "default" else "")
+            + "; choose a new name, or pass --replace to replace it (the old file is kept as a .bak beside it)"
+        )
+    return path
+
+
+def back_up(path: Path) -> Path | None:
+    """Copy an existing calibration file to ``NAME.yaml.TIMESTAMP.bak`` beside it; return the copy's path."""
+    if not path.exists():
+        return None
+    backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+    shutil.copy2(path, backup)
+    return backup
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.calibrate", description="Fit the performance model's efficiency factors.")
+    parser = CommandParser(prog="python -m sim.calibrate", description="Fit the performance model's efficiency factors.")
     parser.add_argument("cases", type=Path, help="benchmark cases (the schema of data/reference/benchmark_cases.csv)")
-    parser.add_argument("--name", default="default", help="write conf/calibration/NAME.yaml (default: default, the one used by default)")
-    parser.add_argument("--processes", type=int, default=None, help="parallel simulations (default: all cores)")
-    parser.add_argument("--max-evaluations", type=int, default=300, help="objective evaluations at most")
+    parser.add_argument("--name", required=True, help="write conf/calibration/NAME.yaml, a new file (use it with calibration=NAME)")
+    parser.add_argument("--replace", action="store_true", help="replace an existing NAME.yaml (default: the one every run uses), keeping it as a .bak")
+    parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
+    parser.add_argument("--max-evaluations", type=positive_number(int), default=300, help="objective evaluations at most")
     args = parser.parse_args(argv)
-    if not args.cases.is_file():
-        parser.error(f"no such file: {args.cases}")
+    path = calibration_path(args.name, args.replace)  # before the fit: it takes minutes
     rows = read_cases(args.cases)
     for problem in (r for r in rows if isinstance(r, RowProblem)):
         print(f"skipping {problem}")
     cases = [r for r in rows if not isinstance(r, RowProblem)]
     if not cases:
-        print("no case to fit", file=sys.stderr)
-        return 1
+        raise InputError(f"cases file {args.cases}: no row could be read as a case (see the lines above); fix them")
     start = time.perf_counter()
     print(f"fitting {len(PARAMETERS)} factors to {len(cases)} cases ...")
     values, predictions = fit(cases, args.processes, args.max_evaluations)
     stats = summary(predictions)
-    command = f"python -m sim.calibrate {args.cases.as_posix()}" + (f" --name {args.name}" if args.name != "default" else "")
-    path = Path(CONFIG_DIR) / "calibration" / f"{args.name}.yaml"
+    command = f"python -m sim.calibrate {args.cases.as_posix()} --name {args.name}" + (" --replace" if args.replace else "")
+    backup = back_up(path)
     write_calibration(path, values, command, args.cases.name, stats)
-    print(f"done in {time.perf_counter() - start:.0f} s; wrote {path}")
+    print(f"done in {time.perf_counter() - start:.0f} s; wrote {path}" + (f" (the previous file is {backup.name})" if backup else ""))
     for name, value in values.items():
         print(f"  {name:<22} {value:.4g}")
     print(
@@ -156,4 +185,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

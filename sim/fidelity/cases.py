@@ -5,21 +5,26 @@ A case (one row of a file in the schema of ``data/reference/benchmark_cases.csv`
 speculative decoding) serving a closed loop of ``concurrency`` clients with nominal lengths ``isl`` /
 ``osl``, and what was measured: throughput per GPU and interactivity. :func:`case_overrides` turns a
 case into the overrides of ``workload=benchmark``; :func:`predict` simulates it. A row that cannot be
-read (missing column or value, unknown platform or model, non-numeric number) becomes a
-:class:`RowProblem` naming the row and the column, and a case that cannot be simulated (a layout that
-does not fit) a :class:`Prediction` with its reason: neither stops the other cases.
+read (missing value, unknown platform or model, non-numeric number, a size beyond what a run holds)
+becomes a :class:`RowProblem` naming the row and the column, and a case that cannot be simulated (a
+layout that does not fit) a :class:`Prediction` with its reason: neither stops the other cases. A file
+that cannot be a cases file at all (empty, header only, binary or not UTF-8, a missing column, two
+cases with one id) is refused whole, with an :class:`sim.errors.InputError` saying so.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import multiprocessing
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from sim.config import CONFIG_DIR, ConfigError, SpeculativeConfig
+from sim.config import CONFIG_DIR, Bounds, ConfigError, SpeculativeConfig, WorkerConfig, WorkloadConfig
+from sim.errors import InputError
+from sim.files import read_text
 
 #: Columns a cases file must have, and which of them are numbers.
 REQUIRED_COLUMNS = (
@@ -33,9 +38,28 @@ MEASURED_COLUMNS = ("tput_per_gpu", "interactivity")
 REQUESTS_PER_CLIENT = 6  # requests each client sends in benchmark mode; the first round is warm-up
 
 
+def _bounds(schema: type, name: str) -> Bounds:
+    return next(f.metadata["bounds"] for f in fields(schema) if f.name == name)
+
+
+#: Columns whose values become configuration sizes: the schema's range for each (a case of 10^9 clients
+#: would be refused by the run anyway, after the file's other cases had started).
+SIZE_BOUNDS = {
+    "isl": _bounds(WorkloadConfig, "input_tokens"), "osl": _bounds(WorkloadConfig, "output_tokens"),
+    "concurrency": Bounds(1, min(_bounds(WorkloadConfig, "concurrency").high, _bounds(WorkloadConfig, "num_requests").high / REQUESTS_PER_CLIENT)),
+    "decode_tp": _bounds(WorkerConfig, "tp"), "prefill_tp": _bounds(WorkerConfig, "tp"),
+}
+
+
 def config_names(group: str) -> list[str]:
     """The options of a config group shipped in ``conf/`` (platform, model, precision)."""
     return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+def check_calibration(name: str) -> None:
+    """Refuse, before any case runs, a calibration that is not a file of ``conf/calibration/``."""
+    if name not in config_names("calibration"):
+        raise InputError(f"--calibration {name}: there is no conf/calibration/{name}.yaml; use one of {', '.join(config_names('calibration'))}")
 
 
 @dataclass(frozen=True)
@@ -82,22 +106,37 @@ class RowProblem:
 
 
 def read_cases(path: str | Path) -> list[BenchmarkCase | RowProblem]:
-    """Every row of a cases file, as a case or as the problem that keeps it from being one."""
+    """Every row of a cases file, as a case or as the problem that keeps it from being one; an
+    :class:`InputError` for a file that holds no cases to read (see the module's docstring)."""
     platforms, models, precisions = config_names("platform"), config_names("model"), config_names("precision")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        out: list[BenchmarkCase | RowProblem] = []
-        for row_number, row in enumerate(reader, start=2):
-            case_id = (row.get("case_id") or "").strip() or f"row {row_number}"
-            out.append(_parse_row(row, row_number, case_id, missing, platforms, models, precisions))
+    reader = csv.DictReader(io.StringIO(read_text(path, "cases file"), newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"cases file {path} has no column {', '.join(missing)}; its header must name every column of "
+            "data/reference/benchmark_cases.csv (see data/reference/README.md)"
+        )
+    reader.fieldnames = header
+    out: list[BenchmarkCase | RowProblem] = []
+    seen: dict[str, int] = {}
+    for row_number, row in enumerate(reader, start=2):
+        if not any((v or "").strip() for k, v in row.items() if k is not None):
+            continue  # a blank line
+        case_id = (row.get("case_id") or "").strip() or f"row {row_number}"
+        if case_id in seen:
+            raise InputError(
+                f"cases file {path}: case id {case_id!r} is on rows {seen[case_id]} and {row_number}; give every case its own "
+                "case_id (both would count in the median errors)"
+            )
+        seen[case_id] = row_number
+        out.append(_parse_row(row, row_number, case_id, platforms, models, precisions))
+    if not out:
+        raise InputError(f"cases file {path} has a header but no cases; add one row per measured case")
     return out
 
 
-def _parse_row(row, row_number, case_id, missing, platforms, models, precisions) -> BenchmarkCase | RowProblem:
-    if missing:
-        return RowProblem(case_id, row_number, missing[0], f"the file has no column {missing[0]!r} (missing: {', '.join(missing)})")
+def _parse_row(row, row_number, case_id, platforms, models, precisions) -> BenchmarkCase | RowProblem:
     value = {k: (v or "").strip() for k, v in row.items() if k is not None}
     for column, known in (("platform", platforms), ("model", models), ("precision", precisions)):
         if value[column] not in known:
@@ -121,6 +160,9 @@ def _parse_row(row, row_number, case_id, missing, platforms, models, precisions)
     for column in ("concurrency", "isl", "osl", "decode_workers", "decode_tp", *MEASURED_COLUMNS):
         if not numbers[column] > 0:
             return RowProblem(case_id, row_number, column, "must be positive")
+    for column, bounds in SIZE_BOUNDS.items():
+        if column in numbers and not bounds.allows(numbers[column]):
+            return RowProblem(case_id, row_number, column, f"{value[column]} is beyond what a run holds: it must be {bounds.describe()}")
     ints = {k: int(v) for k, v in numbers.items() if k not in MEASURED_COLUMNS}
     return BenchmarkCase(
         case_id=case_id,

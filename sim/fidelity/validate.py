@@ -4,18 +4,20 @@ Simulates every case of the file in benchmark mode (:mod:`sim.fidelity.cases`) w
 (or ``--calibration NAME`` from ``conf/calibration/``), prints a table of measured against predicted
 throughput per GPU and interactivity with their errors, and a summary. Rows that cannot be read and
 cases that cannot be simulated are listed with their reasons; the others still run. Exit status 0
-when at least one case was simulated, 1 otherwise.
+when at least one case was simulated, 1 otherwise. A file that holds no cases, an unknown calibration
+and an output path that cannot be written are refused before any case runs (exit status 2, one line).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from sim.fidelity.cases import Prediction, RowProblem, predict_all, read_cases, summary
+from sim.errors import CommandParser, run_command, positive_number
+from sim.fidelity.cases import Prediction, RowProblem, check_calibration, predict_all, read_cases, summary
+from sim.files import atomic_write_text, check_output_file
 
 
 def table(predictions: list[Prediction], problems: list[RowProblem]) -> str:
@@ -65,16 +67,17 @@ def to_json(predictions: list[Prediction], problems: list[RowProblem], calibrati
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.validate", description="Compare the simulator with measured benchmarks.")
+    parser = CommandParser(prog="python -m sim.validate", description="Compare the simulator with measured benchmarks.")
     parser.add_argument("cases", type=Path, help="benchmark cases (the schema of data/reference/benchmark_cases.csv)")
     parser.add_argument("--json", type=Path, help="write the table and summary to this JSON file")
     parser.add_argument("--calibration", default="default", help="calibration in conf/calibration/ (default: default)")
-    parser.add_argument("--processes", type=int, default=None, help="parallel simulations (default: all cores)")
+    parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
     args = parser.parse_args(argv)
-    if not args.cases.is_file():
-        parser.error(f"no such file: {args.cases}")
     start = time.perf_counter()
-    rows = read_cases(args.cases)
+    rows = read_cases(args.cases)  # all three checks before any case runs
+    check_calibration(args.calibration)
+    if args.json:
+        check_output_file(args.json, "--json")
     cases = [r for r in rows if not isinstance(r, RowProblem)]
     problems = [r for r in rows if isinstance(r, RowProblem)]
     predictions = predict_all(cases, (f"calibration={args.calibration}",), args.processes)
@@ -90,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print()
     if args.json:
-        args.json.write_text(json.dumps(to_json(predictions, problems, args.calibration), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(args.json, json.dumps(to_json(predictions, problems, args.calibration), indent=2, allow_nan=False) + "\n")
     return 0 if s["n_simulated"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

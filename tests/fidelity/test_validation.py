@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.errors import InputError
 from sim.fidelity.cases import RowProblem, case_overrides, predict, read_cases
 from sim.fidelity.validate import main as validate_main
 from sim.simulation import Simulation, build
@@ -98,16 +99,17 @@ def test_a_case_that_fails_or_cannot_be_compared_is_reported_and_the_others_stil
     out = json.loads(json_path.read_text())  # valid JSON: no NaN
     status = {c["case_id"]: c["status"] for c in out["cases"]}
     assert status == {"good": "ok", "one-token": "not_simulated", "two-pools?": "not_read"}
-    assert validate_main([str(path), "--processes", "1", "--calibration", "no_such_calibration"]) == 1  # every case reported failed
+    with pytest.raises(InputError, match="no conf/calibration/no_such_calibration.yaml"):  # up front, not per case
+        validate_main([str(path), "--processes", "1", "--calibration", "no_such_calibration"])
 
 
-def test_a_missing_column_is_named_in_every_row(tmp_path):
+def test_a_missing_column_refuses_the_file_naming_the_column(tmp_path):
     path = tmp_path / "cases.csv"
     with open(CASES) as f:
         lines = [line.replace(",interactivity,", ",interactivity_x,") for line in f]
     path.write_text("".join(lines))
-    rows = read_cases(path)
-    assert rows and all(isinstance(r, RowProblem) and r.column == "interactivity" for r in rows)
+    with pytest.raises(InputError, match="has no column interactivity;"):
+        read_cases(path)
 
 
 def test_benchmark_mode_reproduces_the_case_layout():
