@@ -31,7 +31,7 @@ class CommandParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (an :class:`InputError`), like the tools' other errors."""
 
     def error(self, message: str) -> NoReturn:
-        raise InputError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise InputError(f"{self.prog}: {message}; check the command against {self.prog} --help")
 
 
 def positive_number(kind: type = float, high: float | None = None) -> Callable[[str], float]:

@@ -106,7 +106,7 @@ def compose(argv: list[str], app: Callable) -> tuple[DictConfig, bool] | None:
     parser.prog = "python -m sim"
 
     def one_line(message: str) -> NoReturn:
-        raise InputError(f"{parser.prog}: {message} (see --help)")
+        raise InputError(f"{parser.prog}: {message}; check the command against {parser.prog} --help")
 
     parser.error = one_line  # type: ignore[method-assign]
     args = parser.parse_args(argv)

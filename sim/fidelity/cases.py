@@ -114,8 +114,8 @@ def read_cases(path: str | Path) -> list[BenchmarkCase | RowProblem]:
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InputError(
-            f"cases file {path} has no column {', '.join(missing)}; its header must name every column of "
-            "data/reference/benchmark_cases.csv (see data/reference/README.md)"
+            f"cases file {path} has no column {', '.join(missing)}; add it to the header line (a cases file has every "
+            "column of data/reference/benchmark_cases.csv, see data/reference/README.md)"
         )
     reader.fieldnames = header
     out: list[BenchmarkCase | RowProblem] = []
@@ -149,13 +149,13 @@ def _parse_row(row, row_number, case_id, platforms, models, precisions) -> Bench
     disagg = value["disagg"] == "1"
     for column in INTEGER_COLUMNS + (PREFILL_COLUMNS if disagg else ()) + MEASURED_COLUMNS:
         text = value[column]
+        kind = "a non-negative integer" if column not in MEASURED_COLUMNS else "a positive number"
         try:
             number = float(text)
         except ValueError:
-            return RowProblem(case_id, row_number, column, f"{text!r} is not a number" if text else "no value")
+            return RowProblem(case_id, row_number, column, (f"{text!r} is not a number" if text else "no value") + f"; it must be {kind}")
         if not math.isfinite(number) or number < 0 or (column in INTEGER_COLUMNS + PREFILL_COLUMNS and number != int(number)):
-            kind = "a non-negative integer" if column not in MEASURED_COLUMNS else "a positive number"
-            return RowProblem(case_id, row_number, column, f"{text!r} is not {kind}")
+            return RowProblem(case_id, row_number, column, f"{text!r} is not allowed: it must be {kind}")
         numbers[column] = number
     for column in ("concurrency", "isl", "osl", "decode_workers", "decode_tp", *MEASURED_COLUMNS):
         if not numbers[column] > 0:

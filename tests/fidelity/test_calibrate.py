@@ -1,0 +1,45 @@
+"""Calibration leaves the shipped files alone: a new name writes a new file; replacing one needs --replace
+and keeps the previous file beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import sim.fidelity.calibrate as calibrate
+from sim.errors import InputError
+
+CASES = Path(__file__).resolve().parents[2] / "data" / "reference" / "benchmark_cases.csv"
+FITTED = {name: start for name, _, _, start in calibrate.PARAMETERS}
+STATS = {"n_simulated": 12, "median_abs_pct_err_tput": 4.0, "median_abs_pct_err_interactivity": 8.0,
+         "max_abs_pct_err_tput": 50.0, "max_abs_pct_err_interactivity": 15.0}
+
+
+@pytest.fixture
+def conf(tmp_path, monkeypatch):
+    """A copy of conf/calibration/ as the folder calibrate writes to, and a fit that takes no time."""
+    (tmp_path / "calibration").mkdir()
+    (tmp_path / "calibration" / "default.yaml").write_text("name: default\n# the shipped fit\n")
+    monkeypatch.setattr(calibrate, "CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr(calibrate, "fit", lambda cases, processes, max_evaluations: (FITTED, []))
+    monkeypatch.setattr(calibrate, "summary", lambda predictions: STATS)
+    return tmp_path / "calibration"
+
+
+def test_a_new_name_writes_a_new_file_and_leaves_the_default(conf):
+    assert calibrate.main([str(CASES), "--name", "mine"]) == 0
+    assert yaml.safe_load((conf / "mine.yaml").read_text())["fallback"]["compute_efficiency"] == FITTED["compute_efficiency"]
+    assert (conf / "default.yaml").read_text() == "name: default\n# the shipped fit\n"
+    assert sorted(p.name for p in conf.iterdir()) == ["default.yaml", "mine.yaml"]
+
+
+def test_replacing_needs_the_flag_and_keeps_the_previous_file(conf, capsys):
+    with pytest.raises(InputError, match="exists .every run uses it.; choose a new name, or pass --replace"):
+        calibrate.main([str(CASES), "--name", "default"])
+    assert calibrate.main([str(CASES), "--name", "default", "--replace"]) == 0
+    (backup,) = conf.glob("default.yaml.*.bak")
+    assert backup.read_text() == "name: default\n# the shipped fit\n"
+    assert "--name default --replace" in (conf / "default.yaml").read_text()
+    assert backup.name in capsys.readouterr().out
