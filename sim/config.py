@@ -123,7 +123,8 @@ def check_bounds(node: Any, path: str = "") -> None:
             elif isinstance(item, (int, float)) and not isinstance(item, bool):
                 hint = bounds.hint(item) if callable(bounds.hint) else bounds.hint
                 if not bounds.allows(float(item)):
-                    raise ConfigError(f"{where}={item} is not allowed: it must be {bounds.describe()}; set it within that range" + (f" ({hint})" if hint else ""))
+                    fix = "set it within that range" + (f" ({hint})" if hint else "")
+                    raise ConfigError(f"{where}={item} is not allowed: it must be {bounds.describe()}; {fix}")
                 low, high = bounds.plausible or (-math.inf, math.inf)
                 if not low <= item <= high:
                     unit = f" {bounds.unit}" if bounds.unit else ""
@@ -173,7 +174,7 @@ class PlatformConfig:
     bf16_dense_tflops: float = positive(MISSING, plausible=(20, 20_000), unit="TFLOPS", hint="dense (no sparsity) peak per GPU: 989 for an H200")
     fp8_dense_tflops: float = positive(MISSING, plausible=(20, 40_000), unit="TFLOPS", hint="dense peak per GPU: 1979 for an H200")
     fp4_dense_tflops: Optional[float] = positive(None, plausible=(20, 80_000), unit="TFLOPS", hint="dense peak per GPU; null: no FP4 tensor cores")
-    scaleup_bw_gb_s: float = positive(MISSING, plausible=(10, 10_000), unit="GB/s", hint="NVLink / Infinity Fabric per GPU, one direction: 450 for NVLink 4")
+    scaleup_bw_gb_s: float = positive(MISSING, plausible=(10, 10_000), unit="GB/s", hint="NVLink / Infinity Fabric per GPU, one way: 450 for NVLink 4")
     scaleup_domain_gpus: int = bounded(MISSING, 1, plausible=(1, 1024), hint="GPUs sharing the scale-up fabric: 8 for HGX, 72 for NVL72")
     scaleout_bw_gbps: float = positive(MISSING, plausible=(10, 6400), unit="Gbit/s", hint="NIC bandwidth per GPU in Gbit/s: 400 for ConnectX-7")
     gpus_per_rack: int = bounded(MISSING, 1, plausible=(1, 1024), hint="GPUs in one rack (8 for an HGX system)")

@@ -57,7 +57,7 @@ def one_line(err: BaseException) -> str:
     """The error's message on one line."""
     if isinstance(err, OSError) and err.strerror:
         where = f": {err.filename}" if err.filename else ""
-        return f"{err.strerror}{where} (a file or folder the system refused)"
+        return f"{err.strerror}{where}; check the path, its permissions and the free disk space"
     text = " ".join(str(err).split()) or type(err).__name__
     if isinstance(err, (ConfigError, InputError)):
         return text

@@ -79,7 +79,8 @@ def check_config(cfg: DictConfig) -> None:
     if hydra.get("callbacks"):
         name, spec = next(iter(hydra["callbacks"].items()))
         target = spec.get("_target_", "?") if isinstance(spec, dict) else spec
-        _refuse(f"hydra.callbacks.{name} (_target_={target})", "would run when the job starts", "remove hydra.callbacks from the config file or override that sets it")
+        where, fix = f"hydra.callbacks.{name} (_target_={target})", "remove hydra.callbacks from the config file or override that sets it"
+        _refuse(where, "would run when the job starts", fix)
     if (hydra.get("job") or {}).get("env_copy"):
         _refuse("hydra.job.env_copy", "copies environment variables into the outputs", "remove it")
     for where, key, value in _walk(tree):
@@ -162,8 +163,10 @@ def check_command_line(argv: list[str], app: Callable) -> None:
         return
     cfg, multirun = composed
     check_config(cfg)
-    if not multirun:  # the schema's types, keys and ranges, before Hydra creates the run's folder
-        check_bounds(to_sim_config(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])))
+    job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    at_run_time = any("${hydra:" in str(value) for _, _, value in _walk(OmegaConf.to_container(job, resolve=False)))
+    if not multirun and not at_run_time:  # the schema's types, keys and ranges, before Hydra creates the run's folder
+        check_bounds(to_sim_config(job))
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:
         folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)

@@ -20,7 +20,7 @@ def failing(err):
     [
         (ConfigError("cost.pue=nan is not allowed"), 2, "error: cost.pue=nan is not allowed\n"),
         (InputError("cases file x is empty;\n give a file"), 2, "error: cases file x is empty; give a file\n"),
-        (PermissionError(13, "Permission denied", "/out/metrics.json"), 2, "error: Permission denied: /out/metrics.json"),
+        (PermissionError(13, "Permission denied", "/out/metrics.json"), 2, "error: Permission denied: /out/metrics.json; check the path"),
         (KeyError("oops"), 1, "error: internal error, KeyError: 'oops' (please report it; SIM_DEBUG=1 shows where)\n"),
     ],
 )

@@ -41,7 +41,9 @@ def validate_model(cfg: ModelConfig) -> None:
         if not cfg.first_k_dense < cfg.layers:
             raise ConfigError(f"model.first_k_dense={cfg.first_k_dense} must be in [0, layers={cfg.layers}); lower it")
     elif cfg.ffn_dense_dim <= 0:
-        raise ConfigError(f"a dense model (no routed experts) needs model.ffn_dense_dim > 0 (got {cfg.ffn_dense_dim}); set it from the model's config.json")
+        raise ConfigError(
+            f"a dense model (no routed experts) needs model.ffn_dense_dim > 0 (got {cfg.ffn_dense_dim}); set it from the model's config.json"
+        )
     if not cfg.sliding_window_layers < cfg.layers:
         raise ConfigError(f"model.sliding_window_layers={cfg.sliding_window_layers} must be in [0, layers={cfg.layers}); lower it")
     total_b = ModelArch(cfg).total_params / 1e9
