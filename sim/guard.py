@@ -98,7 +98,11 @@ def compose(argv: list[str], app: Callable) -> tuple[DictConfig, bool] | None:
     for a command that runs no job (--help, --hydra-help, shell completion)."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_automatic_config_search_path, detect_calling_file_or_module_from_task_function, get_args_parser
+    from hydra._internal.utils import (
+        create_automatic_config_search_path,
+        detect_calling_file_or_module_from_task_function,
+        get_args_parser,
+    )
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.types import RunMode

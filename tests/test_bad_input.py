@@ -26,8 +26,9 @@ import sim.fidelity.calibrate
 import sim.fidelity.validate
 import sim.serving.workload
 import sim.simulation
+from sim.bounds import no_limit_fields
 from sim.cli import main as cli_main
-from sim.config import CONFIG_DIR, ConfigError, SimConfig, no_limit_fields
+from sim.config import CONFIG_DIR, ConfigError, SimConfig
 from sim.errors import InputError
 from sim.fidelity.cases import RowProblem, read_cases
 from sim.guard import check_command_line

@@ -7,8 +7,8 @@ packages of the same rank never import each other):
 ====  ==========================================================  ===========================================
 rank  unit                                                        holds
 ====  ==========================================================  ===========================================
-0     base: ``sim.config``, ``sim.clock``, ``sim.files``,         schemas and ``ConfigError``; the clock; files
-      ``sim.errors``                                              read and written; one-line errors
+0     base: ``sim.config``, ``sim.bounds``, ``sim.clock``,        schemas; ranges of numbers and ``ConfigError``;
+      ``sim.files``, ``sim.errors``                               the clock; files read and written; one-line errors
 1     ``sim.spec``                                                platforms, models, precisions
 2     ``sim.network``, ``sim.economics``                          links and collectives; power and money
 3     ``sim.serving``                                             workload, engines, router, fleet, perf model
@@ -37,7 +37,7 @@ MAX_LINES = 450
 
 #: unit -> (rank, module names it holds: a name and everything under it)
 UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "base": (0, ("sim.config", "sim.clock", "sim.files", "sim.errors")),
+    "base": (0, ("sim.config", "sim.bounds", "sim.clock", "sim.files", "sim.errors")),
     "spec": (1, ("sim.spec",)),
     "network": (2, ("sim.network",)),
     "economics": (2, ("sim.economics",)),

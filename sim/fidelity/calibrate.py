@@ -37,7 +37,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from sim.config import CONFIG_DIR
-from sim.errors import CommandParser, run_command, InputError, positive_number
+from sim.errors import CommandParser, InputError, positive_number, run_command
 from sim.fidelity.cases import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
 from sim.files import atomic_write_text
 

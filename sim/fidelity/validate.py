@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.errors import CommandParser, run_command, positive_number
+from sim.errors import CommandParser, positive_number, run_command
 from sim.fidelity.cases import Prediction, RowProblem, check_calibration, predict_all, read_cases, summary
 from sim.files import atomic_write_text, check_output_file
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig, run_estimate
+from sim.bounds import run_estimate
+from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig
 from sim.serving.perf import kv_shards
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
-
 
 #: The largest fleet a run may build: an engine per worker costs about 2 kB and 30 us to create.
 MAX_WORKERS, MAX_GPUS = 100_000, 1_000_000

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ConfigError, WorkloadConfig, run_estimate
+from sim.bounds import run_estimate
+from sim.config import ConfigError, WorkloadConfig
 
 ARRIVALS = ("poisson", "closed_loop")
 LENGTH_DISTS = ("fixed", "uniform", "lognormal")

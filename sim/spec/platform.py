@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, PlatformConfig, refuse_implausible
+from sim.bounds import refuse_implausible
+from sim.config import ConfigError, PlatformConfig
 
 
 def validate_platform(cfg: PlatformConfig) -> None:
