@@ -6,13 +6,16 @@ into C extensions that run the simulator about twice as fast; everything else st
 
 Whatever goes wrong, the package installs: without a C compiler, if mypyc rejects the sources, or with
 ``SIM_PURE_PYTHON=1`` in the environment, it installs as plain Python (the same results, more slowly).
-After a build, ``sim/serving/_native_build.py`` records the SHA-256 of the sources the extensions were built
+pip runs this file once per PEP 517 hook (build requirements, metadata, the build itself): only a hook that
+builds (``build_ext``, ``bdist_wheel``, ``editable_wheel``, ...) compiles, so the sources are compiled once per
+install, not once per hook. After a build, ``sim/serving/_native_build.py`` records the SHA-256 of the sources the extensions were built
 from, only if every one of them was built; ``sim/serving/native.py`` imports the compiled engine only when that
 record matches the sources beside it, and the Python sources otherwise.
 """
 
 import hashlib
 import os
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 NATIVE_SOURCES = ["sim/serving/engine.py", "sim/serving/perf.py", "sim/serving/router.py", "sim/serving/speculative.py"]
+#: setup.py commands that build the package (the others only ask for requirements or metadata).
+BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 GROUP = "sim_native"  # mypyc's shared library: sim_native__mypyc
 RECORD = "sim/serving/_native_build.py"
 
@@ -40,7 +45,7 @@ class BuildNative(build_ext):
         for extension in self.extensions:
             Path(self.get_ext_fullpath(extension.name)).unlink(missing_ok=True)  # no leftover counts as built
         super().run()
-        built = all(Path(self.get_ext_fullpath(extension.name)).exists() for extension in self.extensions)
+        built = bool(self.extensions) and all(Path(self.get_ext_fullpath(e.name)).exists() for e in self.extensions)
         digests = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in NATIVE_SOURCES} if built else {}
         if not built:
             print("some extensions were not built (no C compiler?): the Python sources will run")
@@ -60,12 +65,15 @@ def pure_python(reason: str) -> list:
 
 
 def native_extensions() -> list:
+    """The C extensions of the hot path, compiled from the typed sources by mypyc (about half a minute),
+    or none."""
     if os.environ.get("SIM_PURE_PYTHON", "") not in ("", "0"):
         return pure_python("SIM_PURE_PYTHON is set")
     try:
         from mypyc.build import mypycify
     except ImportError:
         return pure_python("mypyc is not available")
+    print("compiling the engine's hot path with mypyc")
     try:
         # The build environment holds no runtime dependency: their types are unknown to mypy (Any),
         # which only costs the few calls into them a generic call.
@@ -77,4 +85,5 @@ def native_extensions() -> list:
     return extensions
 
 
-setup(ext_modules=native_extensions(), cmdclass={"build_ext": BuildNative})
+building = any(arg in BUILD_COMMANDS for arg in sys.argv[1:])
+setup(ext_modules=native_extensions() if building else [], cmdclass={"build_ext": BuildNative})
