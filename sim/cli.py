@@ -2,17 +2,20 @@
 
 A thin Hydra entry point: compose the config, call :func:`sim.simulation.simulate`, write the outputs
 into the job's directory and return the objective (cost per million delivered tokens). Each job writes
-``status.json`` first as ``running`` and last as ``ok`` or ``failed`` with the reason, so a sweep can be
-aggregated from its job folders even when some jobs fail; a failing job in a sweep does not stop the
-others. A single run with a bad configuration exits with status 2 and a message saying what to fix.
+``status.json`` first as ``running`` and last as ``ok``, ``failed`` with the reason, or ``interrupted``
+(:mod:`sim.job`), so a sweep can be aggregated from its job folders even when some jobs fail, and a
+rerun resumes it; a failing job in a sweep does not stop the others, and a sweep with failed jobs
+exits with status 1 once they all ran. A single run with a bad configuration exits with status 2 and a
+message saying what to fix; a run stopped by SIGINT or SIGTERM exits with 128 + the signal's number.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
+import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -22,17 +25,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
 from sim.errors import one_line, report
+from sim.files import atomic_write_text
 from sim.guard import checked
-from sim.outputs import summary_text, write_figure, write_metrics, write_table
+from sim.job import Interrupted, config_digest, finished_ok, signals_interrupt, write_status
+from sim.outputs import check_output, summary_text, write_figure, write_latency_quantiles, write_metrics, write_requests, write_table
 from sim.simulation import simulate
 
 log = logging.getLogger("sim")
 
 register_configs()
-
-
-def _write_status(out_dir: Path, status: str, error: str | None = None) -> None:
-    (out_dir / "status.json").write_text(json.dumps({"status": status, "error": error}, indent=2) + "\n")
 
 
 def fleet_text(cfg) -> str:
@@ -50,18 +51,24 @@ def fleet_text(cfg) -> str:
     return f"{where}: {fleet.prefill_workers} prefill ({layout(cfg.prefill_worker)}) + {decode} ({layout(cfg.worker)})"
 
 
-def run_job(cfg: DictConfig, out_dir: Path) -> float:
+def run_job(cfg: DictConfig, out_dir: Path, progress: bool = True) -> float:
     """Simulate one configuration and write its outputs into ``out_dir``; return $ per Mtok."""
     sim_cfg = to_sim_config(cfg)
+    check_output(sim_cfg.output)
+    if not progress:
+        sim_cfg = replace(sim_cfg, output=replace(sim_cfg.output, progress=False))
     result = simulate(sim_cfg)
     metrics = result.metrics
-    write_metrics(out_dir / "metrics.json", metrics)
     title = f"{sim_cfg.model.name} {sim_cfg.precision.name} on {fleet_text(sim_cfg)}, {sim_cfg.workload.name}"
     if sim_cfg.output.requests_csv:
-        write_table(out_dir / "requests.csv", result.requests)
+        write_requests(out_dir, result.requests, sim_cfg.output)
         write_table(out_dir / "workers.csv", result.workers)
+    write_latency_quantiles(out_dir / "latency_quantiles.json", result.requests, metrics)
     if sim_cfg.output.figure:
         write_figure(out_dir / "latency_cost.png", result.requests, title)
+    write_metrics(out_dir / "metrics.json", metrics)
+    if metrics.get("measurement_warning"):
+        log.warning("%s", metrics["measurement_warning"])
     if sim_cfg.output.print_summary:
         print(summary_text(metrics, title))
         print(f"outputs: {out_dir}")
@@ -70,27 +77,50 @@ def run_job(cfg: DictConfig, out_dir: Path) -> float:
 
 @checked(config_path=CONFIG_DIR, config_name="config")  # no code, no environment, one-line errors: before Hydra runs
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, out_dir / "config_resolved.yaml", resolve=True)
-    _write_status(out_dir, "running")
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    digest = config_digest(cfg)
+    if multirun and cfg.output.resume:
+        kept = finished_ok(out_dir, digest)
+        if kept is not None:
+            log.info("job %s: already ok in %s, kept (output.resume=false runs it again)", hydra_cfg.job.num, out_dir)
+            return kept.get("cost_usd_per_mtok")
+    job = {"overrides": list(hydra_cfg.overrides.task), "config_sha256": digest}
+    atomic_write_text(out_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    write_status(out_dir, "running", **job)
+    started = time.monotonic()
     try:
-        objective = run_job(cfg, out_dir)
+        with signals_interrupt():
+            objective = run_job(cfg, out_dir, progress=not multirun)
+    except (Interrupted, KeyboardInterrupt) as err:
+        write_status(out_dir, "interrupted", str(err) or "interrupted", **job)
+        raise
     except ConfigError as err:
-        _write_status(out_dir, "failed", f"configuration error: {err}")
+        write_status(out_dir, "failed", f"configuration error: {err}", **job)
         if multirun:
             log.error("job %s failed: %s", hydra_cfg.job.num, err)
             return None
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except Exception as err:
-        _write_status(out_dir, "failed", traceback.format_exc())
+        write_status(out_dir, "failed", traceback.format_exc(), **job)
         if multirun:
             log.error("job %s failed: %s", hydra_cfg.job.num, one_line(err))  # the traceback is in its status.json
             return None
         sys.exit(report(err))
-    _write_status(out_dir, "ok")
+    write_status(out_dir, "ok", None, **job, wall_time_s=round(time.monotonic() - started, 3))
     return objective
+
+
+def main() -> None:
+    """``python -m sim``: the Hydra app; a signal ends it with one line and status 128 + its number."""
+    try:
+        hydra_main()
+    except (Interrupted, KeyboardInterrupt) as err:
+        signum = getattr(err, "signum", 2)
+        print(f"stopped: {err or 'interrupted by SIGINT'}; jobs that finished are kept, rerun the same command "
+              "to resume", file=sys.stderr)
+        sys.exit(128 + signum)

@@ -187,6 +187,8 @@ class SloConfig:
 
     ttft_s: float = positive(2.0, inf_is_no_limit=True, unit="s", hint="the time-to-first-token limit")
     tpot_s: float = positive(0.05, inf_is_no_limit=True, unit="s", hint="the time-per-output-token limit")
+    # A run meets its SLO when at least this share of its requests meets both limits (``slo_met``).
+    min_attainment: float = bounded(0.9, 0.0, 1.0, hint="a share of requests, e.g. 0.9")
 
 
 @dataclass
@@ -203,10 +205,15 @@ class WorkloadConfig:
     output_tokens: int = bounded(1024, 1, 10_000_000, hint="nominal output length L, in tokens")
     length_dist: str = "uniform"  # fixed | uniform (in [0.8 L, L]) | lognormal (median L)
     lognormal_sigma: float = bounded(0.5, 0, 3, low_open=True, hint="the spread of lognormal lengths (draws are capped at e^(4 sigma) L)")
-    # Steady-state measurement: metrics count the requests completed between the completion of the
-    # first ``warmup_requests`` and the last arrival (after which the offered load drains away).
-    steady_state: bool = False
-    warmup_requests: int = bounded(0, 0)
+    # Steady-state measurement (the default): metrics count the requests completed between the end of
+    # the warm-up and the last arrival (after which the offered load drains away). The warm-up ends at
+    # the completion of the first ``warmup_requests``, or, left at None, where the MSER-5 rule finds the
+    # initial transient over (sim/measurement.py). false: the whole run, fill and drain included.
+    steady_state: bool = True
+    warmup_requests: Optional[int] = bounded(None, 0)
+    # The precision asked of a run: the 95 % confidence interval of its throughput (batch means) should
+    # be within this fraction of it; a run that misses it says it is too short.
+    target_ci_half_width: float = bounded(0.05, 0.0, 1.0, low_open=True, hint="a fraction, e.g. 0.05 for +-5 %")
     slo: SloConfig = field(default_factory=SloConfig)
 
 
@@ -247,9 +254,45 @@ class CostConfig:
 class OutputConfig:
     """What a run writes next to ``metrics.json``."""
 
-    requests_csv: bool = True
+    requests_csv: bool = True  # the per-request and per-worker tables
+    # Format of the per-request table: csv, parquet, or auto (Parquet beyond parquet_above_requests).
+    requests_format: str = "auto"
+    parquet_above_requests: int = bounded(100_000, 0)
     figure: bool = True
     print_summary: bool = True
+    # In a sweep, a job whose folder already holds the ok results of the same configuration keeps them
+    # instead of running again (a rerun of an interrupted sweep resumes it).
+    resume: bool = True
+    progress: bool = True  # a progress bar on a terminal (log lines elsewhere) for long runs
+
+
+@dataclass
+class UncertainInputConfig:
+    """One uncertain input of a study: the configuration key it sets and the distribution it is drawn
+    from: ``uniform`` (low, high), ``triangular`` (low, mode, high) or ``lognormal`` (median, sigma).
+    ``relative``: the drawn value multiplies the configured value (a factor) instead of replacing it."""
+
+    key: str = MISSING  # a numeric config key, e.g. cost.pue, cost.tco.usd_per_kwh, platform.price_usd_per_gpu_hour
+    kind: str = "uniform"
+    low: Optional[float] = None
+    high: Optional[float] = None
+    mode: Optional[float] = None
+    median: Optional[float] = None
+    sigma: Optional[float] = None
+    relative: bool = False
+
+
+@dataclass
+class UncertaintyConfig:
+    """Uncertain inputs of a study (``conf/uncertainty``), sampled with a Latin hypercube of ``samples``
+    rows drawn from ``seed`` (the study's seed: every configuration sees the same rows); a run takes row
+    ``sample``, so a sweep over ``uncertainty.sample=range(0,N)`` covers the design."""
+
+    name: str = "none"
+    samples: int = bounded(1, 1, 1_000_000)
+    sample: int = bounded(0, 0)
+    seed: int = bounded(0, 0)
+    inputs: dict[str, UncertainInputConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -268,6 +311,7 @@ class SimConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     seed: int = bounded(0, 0, hint="a non-negative integer")
     # stop the clock here (null or inf: run until every request finishes); requests still running are in flight
     max_sim_time_s: Optional[float] = positive(None, inf_is_no_limit=True, unit="s", hint="or null to run until every request finishes")

@@ -7,7 +7,8 @@ configuration, and so into ``config_resolved.yaml`` and the printed summary. :fu
 Hydra app of ``python -m sim``: before Hydra runs anything it composes the configuration from the same
 command line, as Hydra will, and refuses, with one line naming the key and the fix:
 
-* ``hydra.callbacks`` (the project ships none) and ``hydra.job.env_copy`` (environment into ``.hydra/``);
+* ``hydra.callbacks`` but the project's own (:data:`PROJECT_CALLBACKS`: a sweep's progress and exit
+  status, declared in ``conf/config.yaml``) and ``hydra.job.env_copy`` (environment into ``.hydra/``);
 * any ``_target_`` but Hydra's own launcher and sweeper plugins (``hydra/launcher=joblib``);
 * in logging configs, a factory (``()``) or a handler class outside Python's ``logging``;
 * every interpolation resolver but ``now`` and ``hydra`` (the date and Hydra's own run values) in a
@@ -37,6 +38,8 @@ ALLOWED_RESOLVERS = ("now", "hydra")
 #: no other module there).
 PLUGIN_KEYS = ("hydra.launcher._target_", "hydra.sweeper._target_")
 PLUGIN_MODULES = ("hydra._internal.core_plugins.", "hydra_plugins.")
+#: The Hydra callbacks the project ships (``conf/config.yaml``), each a ``_target_`` with no arguments.
+PROJECT_CALLBACKS = ("sim.job.SweepCallback",)
 _RESOLVER = re.compile(r"\$\{\s*([^:{}\s]+)\s*:")
 _LOGGING = ("hydra.job_logging", "hydra.hydra_logging")
 
@@ -76,15 +79,18 @@ def check_config(cfg: DictConfig) -> None:
     """Refuse a composed configuration (Hydra's node included) that would run code or read the environment."""
     tree = OmegaConf.to_container(cfg, resolve=False)
     hydra = tree.get("hydra") or {}
-    if hydra.get("callbacks"):
-        name, spec = next(iter(hydra["callbacks"].items()))
+    shipped = set()
+    for name, spec in (hydra.get("callbacks") or {}).items():
         target = spec.get("_target_", "?") if isinstance(spec, dict) else spec
+        if isinstance(spec, dict) and set(spec) == {"_target_"} and target in PROJECT_CALLBACKS:
+            shipped.add(f"hydra.callbacks.{name}._target_")
+            continue
         where, fix = f"hydra.callbacks.{name} (_target_={target})", "remove hydra.callbacks from the config file or override that sets it"
         _refuse(where, "would run when the job starts", fix)
     if (hydra.get("job") or {}).get("env_copy"):
         _refuse("hydra.job.env_copy", "copies environment variables into the outputs", "remove it")
     for where, key, value in _walk(tree):
-        if key == "_target_" and not (where in PLUGIN_KEYS and str(value).startswith(PLUGIN_MODULES)):
+        if key == "_target_" and where not in shipped and not (where in PLUGIN_KEYS and str(value).startswith(PLUGIN_MODULES)):
             _refuse(f"{where}={value}", "names code to run", "remove it (this project's configs use no _target_)")
         if where.startswith(_LOGGING) and (key == "()" or (key == "class" and not str(value).startswith("logging."))):
             _refuse(f"{where}={value}", "names a logging factory outside Python's logging", "remove it")

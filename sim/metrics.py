@@ -1,21 +1,23 @@
-"""Summaries of a run: the scalar metrics of ``metrics.json``, with units in their names.
+"""Summaries of a run: the scalar metrics of ``metrics.json``, with units in their names, and what the
+run simulated (platform, model, precision, layout, workload, cost), so any table of runs describes itself.
 
-Throughput counts input plus output tokens of completed requests over the simulated time
-(``sim_time_s``, from 0 to the end of the run, drain included). Latency percentiles are over completed
+Throughput counts input plus output tokens of completed requests over the measured time: the
+steady-state window (``sim/measurement.py``), or with ``workload.steady_state=false`` the simulated
+time (``sim_time_s``, from 0 to the end of the run, drain included). Latency percentiles are over completed
 requests. TPOT is a request's mean time per output token after the first. A request meets the SLO if it
 completed within both limits; ``slo_attainment`` is over every request that arrived (dropped and
 unfinished ones miss it).
 
 With ``workload.steady_state`` every figure here covers the requests completed in the measurement
-window (after the warm-up requests, up to the last arrival), and rates are over its length
-(``measured_s``); ``requests_arrived`` and the SLO attainment count the same requests (in a closed loop
-nothing is dropped or left behind in steady state)."""
+window (after the warm-up, up to the last arrival), and rates are over its length (``measured_s``);
+``requests_arrived`` and the SLO attainment count the same requests, and the requests dropped on
+arrival in the window (in a closed loop nothing is dropped or left behind in steady state)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.config import SloConfig
+from sim.config import SimConfig, SloConfig
 from sim.serving.requests import RequestTable, Status
 
 #: Keys every ``metrics.json`` holds (more may follow).
@@ -26,6 +28,39 @@ REQUIRED_KEYS = (
     "power_kw", "cost_usd_per_hour", "cost_usd_per_mtok", "cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90",
     "tok_s_per_mw",
 )
+
+
+#: Keys naming what a run simulated (strings and counts), ahead of its figures in ``metrics.json``.
+IDENTITY_KEYS = ("platform", "model", "precision", "layout", "racks", "workload", "cost", "calibration", "uncertainty", "seed")
+
+
+def layout_text(cfg: SimConfig) -> str:
+    """The workers' layout in a few words, e.g. ``tp8 ep8`` or ``prefill 2 x tp4 dp_attn + decode tp8 ep8``."""
+
+    def one(worker) -> str:
+        return f"tp{worker.tp} ep{worker.ep or worker.tp}" + (" dp_attn" if worker.dp_attn else "")
+
+    spec = cfg.engine.speculative
+    mtp = f" mtp{spec.draft_tokens}" if spec.method == "mtp" else ""
+    if not cfg.fleet.prefill_workers:
+        return one(cfg.worker) + mtp
+    return f"prefill {cfg.fleet.prefill_workers} x {one(cfg.prefill_worker)} + decode {one(cfg.worker)}{mtp}"
+
+
+def identity(cfg: SimConfig) -> dict:
+    """What the run simulated, by name: the keys of :data:`IDENTITY_KEYS`."""
+    return {
+        "platform": cfg.platform.name,
+        "model": cfg.model.name,
+        "precision": cfg.precision.name,
+        "layout": layout_text(cfg),
+        "racks": cfg.fleet.racks,
+        "workload": cfg.workload.name,
+        "cost": cfg.cost.name if cfg.cost.mode == "tco" else f"{cfg.cost.name} ({cfg.cost.preset})",
+        "calibration": cfg.calibration.name,
+        "uncertainty": cfg.uncertainty.name,
+        "seed": cfg.seed,
+    }
 
 
 def percentile(values: np.ndarray, q: float) -> float:
@@ -56,7 +91,9 @@ def latency_and_tokens(
         with np.errstate(invalid="ignore"):
             in_window = (requests.finish_s > start_s) & (requests.finish_s <= end_s)
         done &= in_window
-        arrived = done  # steady state: the population is the requests completed in the window
+        with np.errstate(invalid="ignore"):
+            dropped = (requests.status == Status.DROPPED) & (requests.arrival_s >= start_s) & (requests.arrival_s <= end_s)
+        arrived = done | dropped  # steady state: the requests completed in the window, and those it turned away
         duration_s = end_s - start_s
     tokens = requests.input_tokens + requests.output_tokens
     ttft = (requests.first_token_s - requests.arrival_s)[done]

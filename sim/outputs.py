@@ -1,4 +1,5 @@
-"""What a run leaves behind: ``metrics.json``, the per-request table, a figure, a printed summary.
+"""What a run leaves behind: ``metrics.json``, the per-request table (CSV, or Parquet for large runs),
+the latency quantiles a study's report draws from, a figure, a printed summary.
 
 Every file is written atomically (:mod:`sim.files`), and the figure in the shipped style with fixed
 metadata (:mod:`sim.figures`), so reruns are byte-identical.
@@ -14,7 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from sim import figures
+from sim.config import ConfigError, OutputConfig
 from sim.files import atomic_path, atomic_write_text
+
+#: Formats of the per-request table.
+REQUEST_FORMATS = ("auto", "csv", "parquet")
+#: The percentiles of ``latency_quantiles.json``: every percent, and the 99.9th.
+LATENCY_PERCENTILES = (*range(0, 100), 99.9, 100)
 
 SUMMARY_ROWS = (
     ("requests completed", "requests_completed", "{:.0f}"),
@@ -25,9 +32,12 @@ SUMMARY_ROWS = (
     ("TPOT p50 / p99", ("tpot_s_p50", "tpot_s_p99"), "{:.1f} / {:.1f} ms", 1000),
     ("interactivity", "interactivity_tok_s_user", "{:.1f} tok/s/user"),
     ("SLO attainment", "slo_attainment", "{:.1%}"),
+    ("measured", ("measured_s", "warmup_s"), "{:.1f} s of steady state after a {:.1f} s warm-up"),
     ("power (facility)", "power_kw", "{:,.1f} kW"),
     ("fleet cost", "cost_usd_per_hour", "${:,.2f} / h"),
     ("cost per Mtok", "cost_usd_per_mtok", "${:.3f}"),
+    ("  95 % interval", ("cost_usd_per_mtok_ci_low", "cost_usd_per_mtok_ci_high"), "${:.3f} to ${:.3f}"),
+    ("cost per SLO-met Mtok", "cost_usd_per_slo_met_mtok", "${:.3f}"),
     ("per-request p50 / p90", ("cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90"), "${:.3f} / ${:.3f} per Mtok"),
     ("tokens/s per MW", "tok_s_per_mw", "{:,.0f}"),
     ("wall time / events", ("wall_time_s", "events"), "{:.2f} s / {:,.0f}"),
@@ -57,6 +67,54 @@ def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
         writer.writerows(zip(*(columns[n].tolist() for n in names)))
 
 
+def check_output(output: OutputConfig) -> None:
+    """Refuse an output option that would fail after the simulation, before it starts."""
+    if output.requests_format not in REQUEST_FORMATS:
+        raise ConfigError(f"output.requests_format={output.requests_format!r} is not a format: use one of {', '.join(REQUEST_FORMATS)}")
+
+
+def write_requests(out_dir: Path, columns: dict[str, np.ndarray], output: OutputConfig) -> Path:
+    """The per-request table: ``requests.csv``, or ``requests.parquet`` with ``output.requests_format=parquet``
+    or, with ``auto``, beyond ``output.parquet_above_requests`` requests (a CSV of a million requests is
+    about 200 MB; the Parquet file a fraction of it, and typed)."""
+    rows = len(next(iter(columns.values()))) if columns else 0
+    fmt = output.requests_format
+    if fmt == "parquet" or (fmt == "auto" and rows > output.parquet_above_requests):
+        path = out_dir / "requests.parquet"
+        write_parquet(path, columns)
+    else:
+        path = out_dir / "requests.csv"
+        write_table(path, columns)
+    return path
+
+
+def write_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """A Parquet file with one column per array (atomically; same data, same bytes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({name: pa.array(values.tolist() if values.dtype.kind == "U" else values) for name, values in columns.items()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def write_latency_quantiles(path: Path, columns: dict[str, np.ndarray], metrics: dict) -> None:
+    """``latency_quantiles.json``: TTFT, TPOT and end-to-end latency at :data:`LATENCY_PERCENTILES` over the
+    completed requests the metrics count (the steady-state window, if any): a study draws its latency
+    distributions from these without reading every request table."""
+    done = columns["status"] == "completed"
+    if metrics.get("steady_state"):
+        start_s = metrics["warmup_s"]
+        with np.errstate(invalid="ignore"):
+            done &= (columns["finish_s"] > start_s) & (columns["finish_s"] <= start_s + metrics["measured_s"])
+    table: dict[str, list] = {"percentile": list(LATENCY_PERCENTILES)}
+    for key in ("ttft_s", "tpot_s", "e2e_s"):
+        values = columns[key][done]
+        values = values[np.isfinite(values)]
+        table[key] = np.percentile(values, LATENCY_PERCENTILES).tolist() if values.size else []
+    atomic_write_text(path, json.dumps(table) + "\n")
+
+
 def summary_text(metrics: dict, title: str) -> str:
     lines = [title, "-" * len(title)]
     for row in SUMMARY_ROWS:
@@ -65,7 +123,12 @@ def summary_text(metrics: dict, title: str) -> str:
         keys = keys if isinstance(keys, tuple) else (keys,)
         values = [metrics.get(k, float("nan")) for k in keys]
         values = [v * scale if k.startswith("tpot") else v for k, v in zip(keys, values)]
-        lines.append(f"{label:<24}{fmt.format(*values)}")
+        text = fmt.format(*values)
+        if label == "measured" and not metrics.get("steady_state"):
+            text = f"the whole run, {metrics.get('measured_s', float('nan')):.1f} s (fill and drain included)"
+        lines.append(f"{label:<24}{text}")
+    if metrics.get("measurement_warning"):
+        lines.append(f"warning: {metrics['measurement_warning']}")
     return "\n".join(lines)
 
 

@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from simpy.core import StopSimulation
 
 from sim.clock import FleetEnvironment
 from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds, to_sim_config
 from sim.economics.cost import cost_usd_per_hour, request_costs_usd, validate_cost
 from sim.economics.power import fleet_power
-from sim.metrics import latency_and_tokens
+from sim.measurement import MIN_WINDOW_REQUESTS, confidence_metrics, mser5_warmup_s
+from sim.metrics import identity, latency_and_tokens
+from sim.progress import Progress
 from sim.serving.engine import Engine
 from sim.serving.fleet import WorkerMemory, check_fits, validate_layout
 from sim.serving.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
@@ -30,6 +33,7 @@ from sim.serving.workload import draw_requests, max_length, mean_length, validat
 from sim.spec.model import ModelArch, validate_model
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
+from sim.uncertainty import apply_uncertainty
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Deployment:
     capacity_rps: float  # estimated saturated throughput of the fleet, requests/s
     kv_transfer_s_per_token: float  # disaggregated: seconds to move one prompt token's KV cache
     kv_transfer_latency_s: float
+    sampled: dict[str, float]  # the uncertain inputs' values of this run (by input name)
 
     @property
     def perf(self) -> PerformanceModel:
@@ -84,6 +89,7 @@ def build(cfg: SimConfig) -> Deployment:
     """Check the configuration and build the deployment; :class:`ConfigError` says what to fix."""
     check_bounds(cfg)  # before the calibration fills the efficiency factors in, so a message names what the user set
     cfg = calibrated(cfg)
+    cfg, sampled = apply_uncertainty(cfg)  # after the calibration: a relative efficiency scales the fitted one
     platform = Platform.from_config(cfg.platform)
     validate_model(cfg.model)
     model = ModelArch(cfg.model)
@@ -143,7 +149,8 @@ def build(cfg: SimConfig) -> Deployment:
     pairs = 1 if one_link else min(cfg.worker.tp, cfg.prefill_worker.tp)
     per_token_s = model.kv_bytes_per_token(precision.kv_dtype) / (pairs * link * cfg.perf.comm_efficiency)
     return Deployment(
-        cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, per_token_s, cfg.perf.collective_latency_s
+        cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, per_token_s, cfg.perf.collective_latency_s,
+        sampled,
     )
 
 
@@ -256,21 +263,50 @@ class Simulation:
             engine.settle()
         self.requests.freeze()
 
-    def measurement_window_s(self) -> tuple[float, float] | None:
-        """Steady state: from the completion of the warm-up requests to the last arrival (None: whole run)."""
+    def measurement_window_s(self) -> tuple[tuple[float, float] | None, str]:
+        """Steady state: from the end of the warm-up to the last arrival (None: the whole run), and why
+        the run is measured whole if it could not be measured in steady state (sim/measurement.py)."""
         wl = self.deployment.cfg.workload
         if not wl.steady_state:
-            return None
+            return None, ""
         finish = np.sort(self.requests.finish_s[np.isfinite(self.requests.finish_s)])
-        start_s = float(finish[wl.warmup_requests - 1]) if 0 < wl.warmup_requests <= finish.size else 0.0
         end_s = self.last_arrival_s
+        if wl.warmup_requests is None:  # the warm-up where MSER-5 finds the transient over
+            tokens = self.requests.input_tokens + self.requests.output_tokens
+            start_s = mser5_warmup_s(self.requests.finish_s, tokens, end_s)
+            in_window = int(((finish > start_s) & (finish <= end_s)).sum())
+            if in_window < MIN_WINDOW_REQUESTS:
+                return None, (
+                    f"too short for a steady state ({in_window} requests completed between the warm-up and the "
+                    "last arrival): measured over the whole run, fill and drain included; raise workload.num_requests"
+                )
+            return (start_s, end_s), ""
+        start_s = float(finish[wl.warmup_requests - 1]) if 0 < wl.warmup_requests <= finish.size else 0.0
         if not end_s > start_s:
             raise ConfigError(
                 f"the steady-state window is empty: the {wl.warmup_requests} warm-up requests completed at "
                 f"{start_s:.3g} s, after the last arrival at {end_s:.3g} s; raise workload.num_requests or lower "
                 "workload.warmup_requests"
             )
-        return start_s, end_s
+        return (start_s, end_s), ""
+
+    def _run_showing_progress(self, until) -> None:
+        """Run to ``until`` in steps of about 1/200 of the expected run, reporting the requests finished
+        (:mod:`sim.progress`); a step stops the clock between events, so the results are those of one run."""
+        dep = self.deployment
+        expected_s = (
+            float(self.requests.arrival_s[-1]) if not self.closed_loop and self.requests.n else self.requests.n / dep.capacity_rps
+        )
+        step_s = max(expected_s, 1e-3) / 200
+        until.callbacks.append(StopSimulation.callback)  # what run(until=until) does; the steps stop at times
+        with Progress("simulating", total=self.requests.n, unit="requests") as progress:
+            stop_s = self.env.now
+            while not until.triggered:
+                stop_s += step_s
+                self.env.run(until=stop_s)
+                progress.update(self._finished)
+        if until.callbacks:  # triggered at a step's stop, not yet processed: end the instant as one run would
+            self.env.run(until=until)
 
     def run(self) -> Result:
         cfg = self.deployment.cfg
@@ -279,12 +315,17 @@ class Simulation:
         until = self.all_finished
         if cfg.max_sim_time_s is not None:
             until = self.env.any_of([self.all_finished, self.env.timeout(cfg.max_sim_time_s)])
-        self.env.run(until=until)
+        if cfg.output.progress:
+            self._run_showing_progress(until)
+        else:
+            self.env.run(until=until)
         self.finish()
         wall_time_s = time.perf_counter() - wall_start
         sim_time_s = float(self.env.now)
 
-        metrics = latency_and_tokens(self.requests, cfg.workload.slo, sim_time_s, dep.gpus, self.measurement_window_s())
+        window, whole_run_note = self.measurement_window_s()
+        metrics = identity(cfg)
+        metrics.update(latency_and_tokens(self.requests, cfg.workload.slo, sim_time_s, dep.gpus, window))
         busy_s = np.array([e.busy_s for e in self.engines])
         engine_gpus = np.array([e.gpus for e in self.engines])
         busy_fraction = np.zeros(dep.gpus)
@@ -321,8 +362,21 @@ class Simulation:
                 "cost_usd_per_mtok_p50": float(np.nanpercentile(cost_per_mtok, 50)) if done.any() else float("nan"),
                 "cost_usd_per_mtok_p90": float(np.nanpercentile(cost_per_mtok, 90)) if done.any() else float("nan"),
                 "tok_s_per_mw": throughput / (power.facility_kw / 1000) if power.facility_kw > 0 else float("nan"),
+                "slo_met": bool(metrics["slo_attainment"] >= cfg.workload.slo.min_attainment),
+                "cost_usd_per_slo_met_mtok": (
+                    cost_h / (metrics["goodput_tok_s"] * 3600 / 1e6) if metrics["goodput_tok_s"] > 0 else float("inf")
+                ),
+                "steady_state": window is not None,
+                "warmup_s": window[0] if window is not None else 0.0,
             }
         )
+        precision = confidence_metrics(
+            self.requests.finish_s, tokens, window or (0.0, sim_time_s), throughput, cost_h,
+            cfg.workload.target_ci_half_width, self.requests.n,
+        )
+        precision["measurement_warning"] = "; ".join(filter(None, [whole_run_note, precision["measurement_warning"]]))
+        metrics.update(precision)
+        metrics.update({f"sampled_{name}": value for name, value in dep.sampled.items()})
         workers = {
             "worker": np.arange(dep.workers),
             "role": np.array([pool.role for pool in dep.pools for _ in range(pool.workers)]),

@@ -48,7 +48,7 @@ def test_every_precision_runs(precision):
 @pytest.mark.parametrize("workload", options("workload"))
 def test_every_workload_runs(workload):
     cfg = make_config(*TOY, f"workload={workload}", "workload.num_requests=30")
-    if cfg.workload.steady_state:  # measured after a warm-up: a toy run needs a short one
+    if cfg.workload.warmup_requests is not None:  # a fixed warm-up (benchmark mode): a toy run needs a short one
         cfg = make_config(*TOY, f"workload={workload}", "workload.num_requests=30", "workload.concurrency=5", "workload.warmup_requests=5")
     m = simulate(cfg).metrics
     assert m["requests_total"] == 30 and m["requests_in_flight"] == 0

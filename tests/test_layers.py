@@ -37,12 +37,13 @@ MAX_LINES = 450
 
 #: unit -> (rank, module names it holds: a name and everything under it)
 UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
-    "base": (0, ("sim.config", "sim.bounds", "sim.clock", "sim.files", "sim.errors")),
+    "base": (0, ("sim.config", "sim.bounds", "sim.clock", "sim.files", "sim.errors", "sim.progress")),
     "spec": (1, ("sim.spec",)),
     "network": (2, ("sim.network",)),
     "economics": (2, ("sim.economics",)),
     "serving": (3, ("sim.serving",)),
-    "simulation": (4, ("sim.simulation", "sim.metrics", "sim.outputs", "sim.figures", "sim.cli", "sim.guard")),
+    "simulation": (4, ("sim.simulation", "sim.measurement", "sim.uncertainty", "sim.metrics", "sim.outputs", "sim.figures",
+                       "sim.cli", "sim.guard", "sim.job")),
     "fidelity": (5, ("sim.fidelity",)),
     "study": (5, ("sim.study",)),
     "planning": (6, ("sim.planning",)),

@@ -62,7 +62,7 @@ def validate_workload(cfg: WorkloadConfig) -> None:
                 "closed-loop arrivals follow completions, so a rate means nothing here: set "
                 "workload.rate_rps=null workload.load_fraction=null (the closed_loop preset does)"
             )
-    if cfg.steady_state:
+    if cfg.steady_state and cfg.warmup_requests is not None:  # None: the warm-up is found by MSER-5 after the run
         # the window runs from the warm-up's last completion to the last arrival, which in a closed loop
         # comes when the last `concurrency` requests are still to complete
         in_flight_at_end = min(cfg.concurrency, cfg.num_requests) if cfg.arrival == "closed_loop" else 0

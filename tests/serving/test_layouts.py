@@ -113,7 +113,7 @@ def test_disaggregated_serving_conserves_tokens_and_counts_every_gpu():
     cfg = make_config(
         "platform=b200", "model=deepseek_r1", "precision=fp4", "fleet.workers=2", "worker.tp=8",
         "fleet.prefill_workers=3", "prefill_worker.tp=4", "prefill_worker.dp_attn=true",
-        "workload.load_fraction=0.6", "workload.num_requests=600", *TOY[1:],
+        "workload.load_fraction=0.6", "workload.num_requests=600", "workload.steady_state=false", *TOY[1:],
     )
     sim = Simulation(build(cfg))
     result = sim.run()

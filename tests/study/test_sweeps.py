@@ -16,8 +16,8 @@ pytestmark = pytest.mark.functional
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run_cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "sim", *args], check=True, cwd=ROOT, capture_output=True, text=True)
+def _run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], check=check, cwd=ROOT, capture_output=True, text=True)
 
 
 def test_a_two_job_sweep_equals_two_single_runs(tmp_path):
@@ -45,8 +45,10 @@ def test_a_parallel_sweep_equals_a_sequential_one(tmp_path):
 
 
 def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
-    """h200 has no FP4: that job fails with its reason recorded, the other still writes its metrics."""
-    _run_cli("-m", *SMALL, "output.print_summary=false", "precision=fp4,fp8", f"hydra.sweep.dir={tmp_path}")
+    """h200 has no FP4: that job fails with its reason recorded, the other still writes its metrics, and
+    the sweep exits with status 1 once both ran."""
+    done = _run_cli("-m", *SMALL, "output.print_summary=false", "precision=fp4,fp8", f"hydra.sweep.dir={tmp_path}", check=False)
+    assert done.returncode == 1, done.stderr
     failed = json.loads((tmp_path / "0" / "status.json").read_text())
     assert failed["status"] == "failed" and "FP4" in failed["error"]
     assert json.loads((tmp_path / "1" / "status.json").read_text())["status"] == "ok"

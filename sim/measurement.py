@@ -1,0 +1,121 @@
+"""How a run is measured: the steady-state window, and how sure its throughput and cost are.
+
+A simulated fleet starts empty and, once the last request has arrived, drains: neither is the fleet a
+planner pays for. By default (``workload.steady_state``) the figures of a run cover a window from the
+end of the warm-up to the last arrival. The warm-up ends at the completion of the first
+``workload.warmup_requests`` (benchmark mode: the first round of clients), or, when that is left at
+None, where the MSER-5 rule (White, 1997) puts the end of the initial transient: cut the run before
+the last arrival into intervals, average the tokens delivered in each over batches of five, and drop
+the leading batches that minimise the standard error of the mean of those that remain. A run too
+short to hold a steady state (fewer than ``MIN_WINDOW_REQUESTS`` completions in the window) is
+measured whole, fill and drain included, and says so.
+
+The confidence interval of the throughput comes from batch means: the window is cut into
+``BATCHES`` batches of equal length, each batch's throughput is one observation, and Student's t
+gives the 95 % interval of their mean. Batches much longer than a request's life are nearly
+independent; a lag-1 autocorrelation of the batch means above ``MAX_LAG1`` says they are not (the
+interval is then too narrow). The cost per token is the fleet's hourly cost over the throughput, so
+its interval follows from the throughput's. A run whose interval is wider than the precision asked
+(``workload.target_ci_half_width``) is reported too short, with the length that would do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Batches of the window for the batch-means confidence interval.
+BATCHES = 20
+#: MSER-5: intervals of the run (before the last arrival) the warm-up rule looks at, in batches of five.
+MSER_INTERVALS = 500
+MSER_BATCH = 5
+#: Fewer completions than this in the steady-state window: the run is measured whole.
+MIN_WINDOW_REQUESTS = 100
+#: Lag-1 autocorrelation of the batch means above which the batches are too short to be independent.
+MAX_LAG1 = 0.3
+
+
+def mser5_warmup_s(finish_s: np.ndarray, tokens: np.ndarray, end_s: float) -> float:
+    """The end of the initial transient by MSER-5, from the completion times and token counts of the
+    requests completed up to ``end_s`` (the last arrival)."""
+    done = np.isfinite(finish_s) & (finish_s <= end_s)
+    if end_s <= 0 or not done.any():
+        return 0.0
+    delivered, _ = np.histogram(finish_s[done], bins=MSER_INTERVALS, range=(0.0, end_s), weights=tokens[done])
+    y = delivered.reshape(-1, MSER_BATCH).mean(axis=1)
+    n = y.size
+    remaining = np.arange(n, 0, -1, dtype=float)  # n - d for d = 0 .. n-1
+    sum_y = np.cumsum(y[::-1])[::-1]
+    sum_y2 = np.cumsum((y * y)[::-1])[::-1]
+    squares = np.maximum(sum_y2 - sum_y * sum_y / remaining, 0.0)  # sum of squared deviations from the rest's mean
+    mser = squares / remaining**2
+    d = int(np.argmin(mser[: n // 2 + 1]))
+    return d * end_s / n
+
+
+def t_quantile_975(dof: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
+
+
+def throughput_interval(
+    finish_s: np.ndarray, tokens: np.ndarray, window_s: tuple[float, float], throughput_tok_s: float
+) -> dict[str, float]:
+    """The 95 % confidence interval of the throughput over ``window_s`` by batch means, and the lag-1
+    autocorrelation of the batch means."""
+    start_s, end_s = window_s
+    nan = float("nan")
+    with np.errstate(invalid="ignore"):
+        inside = np.isfinite(finish_s) & (finish_s > start_s) & (finish_s <= end_s)
+    if not end_s > start_s or inside.sum() < 2:
+        return {"half_width": nan, "lag1": nan}
+    per_batch, _ = np.histogram(finish_s[inside], bins=BATCHES, range=(start_s, end_s), weights=tokens[inside])
+    rates = per_batch / ((end_s - start_s) / BATCHES)
+    sd = float(rates.std(ddof=1))
+    lag1 = float(np.corrcoef(rates[:-1], rates[1:])[0, 1]) if sd > 0 else 0.0
+    return {"half_width": t_quantile_975(BATCHES - 1) * sd / math.sqrt(BATCHES), "lag1": lag1}
+
+
+def confidence_metrics(
+    finish_s: np.ndarray,
+    tokens: np.ndarray,
+    window_s: tuple[float, float],
+    throughput_tok_s: float,
+    cost_usd_per_hour: float,
+    target_half_width: float,
+    requests: int,
+) -> dict:
+    """The metrics of a run's precision: the throughput's and the cost's 95 % intervals, and a warning
+    (empty if none) when the run is too short for ``target_half_width``."""
+    ci = throughput_interval(finish_s, tokens, window_s, throughput_tok_s)
+    half = ci["half_width"]
+    rel = half / throughput_tok_s if throughput_tok_s > 0 else float("nan")
+    low, high = throughput_tok_s - half, throughput_tok_s + half
+
+    def cost(rate: float) -> float:
+        return cost_usd_per_hour / (rate * 3600 / 1e6) if rate > 0 else float("inf")
+
+    warnings = []
+    if not rel <= target_half_width:  # NaN included: too few completions to tell
+        shown = f"+-{rel:.1%}" if math.isfinite(rel) else "not at all"
+        need = f" (about {math.ceil(requests * (rel / target_half_width) ** 2):,} requests)" if math.isfinite(rel) else ""
+        warnings.append(
+            f"the run is too short for the precision asked: its throughput is known to {shown} (95 %), "
+            f"workload.target_ci_half_width asks +-{target_half_width:.1%}; raise workload.num_requests{need}"
+        )
+    if ci["lag1"] > MAX_LAG1:
+        warnings.append(
+            f"the throughput's batch means are correlated (lag-1 {ci['lag1']:.2f}): the interval is too "
+            "narrow; raise workload.num_requests"
+        )
+    return {
+        "throughput_tok_s_ci_low": low,
+        "throughput_tok_s_ci_high": high,
+        "throughput_ci_half_width_rel": rel,
+        "batch_means_lag1": ci["lag1"],
+        "cost_usd_per_mtok_ci_low": cost(high),
+        "cost_usd_per_mtok_ci_high": cost(low),
+        "measurement_warning": "; ".join(warnings),
+    }
