@@ -1,8 +1,8 @@
-"""``python -m sim.sweep SWEEP_DIR``: the command of :mod:`sim.study.aggregate`."""
+"""``python -m sim.sweep SWEEP_DIR``: the earlier name of ``python -m sim.aggregate`` (:mod:`sim.study.aggregate`)."""
 
 import sys
 
 from sim.study.aggregate import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m sim.sweep"))

@@ -47,7 +47,8 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
     "fidelity": (5, ("sim.fidelity",)),
     "study": (5, ("sim.study",)),
     "planning": (6, ("sim.planning",)),
-    "commands": (7, ("sim", "sim.__main__", "sim.bench", "sim.validate", "sim.calibrate", "sim.sweep")),
+    "commands": (7, ("sim", "sim.__main__", "sim.bench", "sim.validate", "sim.calibrate", "sim.sweep", "sim.aggregate",
+                     "sim.report")),
 }
 
 

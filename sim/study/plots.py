@@ -1,0 +1,93 @@
+"""Drawing helpers of a study's figures, reusable by any figure of the project (the report's, a
+planning frontier, a cost waterfall): readable labels for configurations, the Pareto frontier, box
+plots with a confidence interval, latency CDFs from quantiles, and tornado bars.
+
+They draw on Matplotlib axes handed to them and choose no style of their own: call them inside
+:func:`sim.figures.style` and save with :func:`sim.figures.save`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.figures import PALETTE
+
+#: How configuration keys read in a label.
+PRETTY = {"fp4": "FP4", "fp8": "FP8", "bf16": "BF16", "mxfp4": "MXFP4"}
+
+
+def pretty_value(key: str, value) -> str:
+    """A configuration value as a reader outside the team reads it, e.g. ``GB200 NVL72``, ``FP8``, ``2 racks``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{key.split('.')[-1]} unset"
+    if key == "platform":
+        return str(value).upper().replace("_", " ")
+    if key in ("racks", "fleet.racks"):
+        count = int(float(value))
+        return f"{count} rack" + ("s" if count != 1 else "")
+    if isinstance(value, str):
+        return PRETTY.get(value, value.replace("_", " "))
+    number = float(value)
+    text = f"{number:g}"
+    return f"{key.split('.')[-1].replace('_', ' ')} {text}"
+
+
+def varying(df, keys: list[str]) -> list[str]:
+    """The keys whose values differ between the rows (the ones worth naming in a label)."""
+    return [k for k in keys if k in df and df[k].astype(str).nunique(dropna=False) > 1]
+
+
+def labels(df, keys: list[str]) -> list[str]:
+    """One label per row, naming the values of ``keys`` that vary (the row's platform if none varies)."""
+    shown = varying(df, keys) or [k for k in ("platform",) if k in df]
+    if {"racks", "fleet.racks"} <= set(shown):
+        shown.remove("fleet.racks")
+    return [" · ".join(pretty_value(k, row[k]) for k in shown) for _, row in df.iterrows()]
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both ``x`` and ``y`` (higher is better), by ``x``."""
+    order = np.argsort(-np.asarray(x, dtype=float), kind="stable")
+    front, best_y = [], -math.inf
+    for i in order:
+        if y[i] > best_y:
+            front.append(i)
+            best_y = y[i]
+    return np.array(sorted(front, key=lambda i: x[i]), dtype=int)
+
+
+def colour(i: int) -> str:
+    return PALETTE[i % (len(PALETTE) - 1)]  # black is kept for reference lines
+
+
+def box_with_interval(ax, position: float, values: np.ndarray, mean: float, low: float, high: float, colour_: str) -> None:
+    """A horizontal box of ``values`` (quartiles; whiskers 5th to 95th percentile) at ``position``, with the
+    mean as a diamond and its 95 % interval as a bar (a single value: only the diamond and the interval)."""
+    finite = values[np.isfinite(values)]
+    if finite.size > 1:
+        ax.boxplot([finite], positions=[position], vert=False, widths=0.55, whis=(5, 95), showfliers=False,
+                   patch_artist=True, boxprops={"facecolor": colour_, "alpha": 0.25, "edgecolor": colour_},
+                   medianprops={"color": colour_}, whiskerprops={"color": colour_}, capprops={"color": colour_})
+    if math.isfinite(low) and math.isfinite(high):
+        ax.errorbar([mean], [position], xerr=[[mean - low], [high - mean]], fmt="none", ecolor="black", capsize=4, lw=1.4)
+    ax.plot([mean], [position], marker="D", color="black", ms=5, zorder=3)
+
+
+def cdf_from_quantiles(ax, percentiles: np.ndarray, values: np.ndarray, label: str, colour_: str, scale: float = 1.0) -> None:
+    """A latency CDF drawn from its quantiles (fraction of requests at or below each value)."""
+    ax.plot(np.asarray(values) * scale, np.asarray(percentiles) / 100, label=label, color=colour_, drawstyle="steps-post")
+
+
+def tornado(ax, names: list[str], low: np.ndarray, high: np.ndarray, base: float, shares: np.ndarray) -> None:
+    """Horizontal bars from the output's mean where each input is low to where it is high, around
+    ``base``, largest swing on top, each labelled with its share of the variance."""
+    swing = np.abs(np.asarray(high) - np.asarray(low))
+    order = np.argsort(swing, kind="stable")
+    for row, i in enumerate(order):
+        ax.barh(row, low[i] - base, left=base, color=PALETTE[0], alpha=0.85, height=0.6)
+        ax.barh(row, high[i] - base, left=base, color=PALETTE[1], alpha=0.85, height=0.6)
+        ax.text(max(low[i], high[i]), row, f"  {shares[i]:.0%}", va="center", fontsize=8)
+    ax.axvline(base, color="black", lw=1)
+    ax.set_yticks(range(len(order)), [names[i].replace("_", " ") for i in order])

@@ -1,0 +1,234 @@
+"""A sweep's results as one tidy table: one row per job (its overrides, status, what it simulated and its
+metrics), built from the job folders alone, as CSV and Parquet, and as a pandas DataFrame.
+
+Hydra does not call a sweep's end when a job raises, and a sweep may be interrupted: so the table is
+made from what each job folder holds (:mod:`sim.job`). A job is ``ok`` only if its ``metrics.json`` is
+whole; a folder whose files are missing, empty or corrupt is reported (``unreadable`` or
+``incomplete``, with the reason in ``error``) and the others are aggregated. Wall-clock times are left
+out, so the same study gives the same bytes every time.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sim.files import atomic_path, atomic_write_text
+from sim.job import METRICS_FILE, STATUS_FILE, job_folders, read_json
+from sim.metrics import IDENTITY_KEYS, REQUIRED_KEYS
+from sim.progress import Progress
+
+#: The files aggregation writes into the sweep folder.
+SUMMARY = "summary"  # summary.csv and summary.parquet: one row per job
+LATENCY = "latency.parquet"  # long table: job, metric, percentile, value_s
+#: Metrics that change from run to run of the same job (left out of the table).
+VOLATILE = ("wall_time_s",)
+#: Override keys that pick a replication of a configuration, not a configuration.
+REPLICATION_KEYS = ("seed", "uncertainty.sample")
+#: What a row's status may be.
+ROW_STATUSES = ("ok", "failed", "interrupted", "incomplete", "unreadable")
+
+
+class StudyError(ValueError):
+    """A sweep that cannot be aggregated or reported, with what to do."""
+
+
+def typed(value: str):
+    """An override's value as the number, boolean or None it spells (else the string)."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none", "~"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value.strip().strip("'\"")
+
+
+def _overrides(job: Path, status: dict | None) -> list[str]:
+    if status and isinstance(status.get("overrides"), list):
+        return [str(item) for item in status["overrides"]]
+    try:  # a job that never wrote its status: Hydra's own record of its overrides
+        import yaml
+
+        loaded = yaml.load((job / ".hydra" / "overrides.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return [str(item) for item in loaded or []]
+    except Exception:
+        return []
+
+
+def job_row(job: Path) -> tuple[dict, dict | None, str]:
+    """One job's row, its latency quantiles (if any), and a problem to report ("" if none)."""
+    row: dict = {"job": job.name}
+    status, why = read_json(job / STATUS_FILE)
+    for item in _overrides(job, status):
+        key, _, value = item.partition("=")
+        row[key.lstrip("+~")] = typed(value)
+    problem = ""
+    if status is None:
+        state = "incomplete" if why.endswith("missing") else "unreadable"
+        error = "no status: the job was killed before it began, or is still starting" if state == "incomplete" else why
+        problem = f"job {job.name}: {why}"
+    else:
+        state = status.get("status")
+        lines = str(status.get("error") or "").strip().splitlines()
+        error = lines[-1] if lines else ""
+        if state == "running":
+            state, error = "incomplete", "still running, or killed before it finished (status.json says running)"
+        elif state not in ROW_STATUSES:
+            state, error = "unreadable", f"status.json says {state!r}, not a status"
+            problem = f"job {job.name}: {error}"
+    latency = None
+    if state == "ok":
+        metrics, why = read_json(job / METRICS_FILE)
+        missing = [k for k in REQUIRED_KEYS if k not in metrics] if metrics else []
+        if metrics is None or missing:
+            state = "unreadable"
+            error = why or f"{METRICS_FILE} lacks {', '.join(missing[:3])}"
+            problem = f"job {job.name}: says ok but {error}"
+        else:
+            row.update({k: v for k, v in metrics.items() if k not in VOLATILE})
+            latency, _ = read_json(job / "latency_quantiles.json")
+    row["status"], row["error"] = state, error
+    return row, latency, problem
+
+
+def collect(sweep_dir: Path, progress: bool = True) -> tuple[list[dict], dict[str, dict], list[str]]:
+    """Every job folder of ``sweep_dir``: the rows, the latency quantiles by job, the problems found."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise StudyError(f"{sweep_dir} is not a folder: give the sweep's folder (hydra.sweep.dir of the multirun)")
+    jobs = job_folders(sweep_dir)
+    if not jobs:
+        raise StudyError(
+            f"{sweep_dir} holds no job folders (numbered folders with status.json or .hydra/): give the folder "
+            "of a multirun (python -m sim -m ... hydra.sweep.dir=DIR)"
+        )
+    rows, latency, problems = [], {}, []
+    with Progress("aggregating", total=len(jobs), unit="jobs", enabled=progress) as bar:
+        for i, job in enumerate(jobs):
+            row, quantiles, problem = job_row(job)
+            rows.append(row)
+            if quantiles:
+                latency[job.name] = quantiles
+            if problem:
+                problems.append(problem)
+            if i % 100 == 0:
+                bar.update(i)
+    return rows, latency, problems
+
+
+def frame(rows: list[dict]):
+    """The rows as a DataFrame, columns in a reader's order: job, status, error, the overrides, what
+    was simulated, then the metrics (alphabetical); each column of one type."""
+    import pandas as pd
+
+    first = ["job", "status", "error"]
+    overrides = sorted({k for r in rows for k in r if "." in k or k in REPLICATION_KEYS} - set(first))
+    identity = [k for k in IDENTITY_KEYS if any(k in r for r in rows) and k not in overrides]
+    rest = sorted({k for r in rows for k in r} - set(first) - set(overrides) - set(identity))
+    df = pd.DataFrame(rows, columns=first + overrides + identity + rest)
+    for column in df.columns:
+        if df[column].dtype == object:
+            values = [v for v in df[column] if v is not None and not (isinstance(v, float) and math.isnan(v))]
+            if values and all(isinstance(v, bool) for v in values):
+                continue
+            if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                df[column] = pd.to_numeric(df[column], errors="coerce")
+            elif not all(isinstance(v, str) for v in values):
+                df[column] = [None if v is None else str(v) for v in df[column]]
+    return df
+
+
+def latency_frame(latency: dict[str, dict]):
+    """The jobs' latency quantiles as a long table: job, metric, percentile, value_s."""
+    import pandas as pd
+
+    parts = []
+    for job, table in latency.items():
+        percentiles = table.get("percentile", [])
+        for metric in ("ttft_s", "tpot_s", "e2e_s"):
+            values = table.get(metric) or []
+            if len(values) == len(percentiles) and values:
+                parts.append(pd.DataFrame({"job": job, "metric": metric, "percentile": percentiles, "value_s": values}))
+    if not parts:
+        return pd.DataFrame({"job": [], "metric": [], "percentile": [], "value_s": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_frame(df, stem: Path, formats: tuple[str, ...] = ("csv", "parquet")) -> list[Path]:
+    """``stem.csv`` and ``stem.parquet``, atomically (same table, same bytes)."""
+    paths = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        with atomic_path(path) as tmp:
+            if fmt == "csv":
+                df.to_csv(tmp, index=False, lineterminator="\n")
+            else:
+                df.to_parquet(tmp, index=False, engine="pyarrow")
+        paths.append(path)
+    return paths
+
+
+def aggregate(sweep_dir: Path, progress: bool = True) -> dict:
+    """Aggregate the sweep into its folder: ``summary.csv``/``.parquet`` (one row per job),
+    ``configurations.csv`` (per configuration: mean and 95 % interval of the cost and energy figures),
+    ``sensitivity.csv`` (which uncertain input drives the cost) and ``latency.parquet``. Returns the
+    tables and the problems found."""
+    from sim.study.confidence import by_configuration, sensitivity
+
+    sweep_dir = Path(sweep_dir)
+    rows, latency, problems = collect(sweep_dir, progress)
+    df = frame(rows)
+    configs = by_configuration(df)
+    sens = sensitivity(df)
+    lat = latency_frame(latency)
+    write_frame(df, sweep_dir / SUMMARY)
+    write_frame(configs, sweep_dir / "configurations", ("csv",))
+    write_frame(sens, sweep_dir / "sensitivity", ("csv",))
+    write_frame(lat, sweep_dir / LATENCY.removesuffix(".parquet"), ("parquet",))
+    atomic_write_text(sweep_dir / "problems.txt", "".join(f"{p}\n" for p in problems))
+    return {"summary": df, "configurations": configs, "sensitivity": sens, "latency": lat, "problems": problems}
+
+
+def load(path: str | Path):
+    """A sweep's table as a pandas DataFrame: aggregated afresh from the job folders if ``path`` holds
+    them, else read from its ``summary.parquet`` (or a ``.parquet``/``.csv`` file given directly)."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_file():
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if path.is_dir() and job_folders(path):
+        return frame(collect(path, progress=False)[0])
+    stored = path / f"{SUMMARY}.parquet"
+    if stored.is_file():
+        return pd.read_parquet(stored)
+    raise StudyError(
+        f"{path} holds neither job folders nor {SUMMARY}.parquet: give a sweep's folder "
+        "(python -m sim -m ... hydra.sweep.dir=DIR) or an aggregated table"
+    )
+
+
+def load_latency(path: str | Path):
+    """The latency quantiles of a sweep (``latency.parquet``, or afresh from the job folders)."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir() and job_folders(path):
+        return latency_frame(collect(path, progress=False)[1])
+    stored = path / LATENCY
+    return pd.read_parquet(stored) if stored.is_file() else latency_frame({})
+
+
+def ok_rows(df):
+    """The rows of jobs that ended ok, with finite costs."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    if "cost_usd_per_mtok" in ok:
+        ok = ok[np.isfinite(ok["cost_usd_per_mtok"].astype(float))]
+    return ok
