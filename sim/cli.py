@@ -115,8 +115,43 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return objective
 
 
+#: The launchers a sweep may use, and what each needs installed beyond the default install.
+LAUNCHERS = {
+    "basic": None, "joblib": None, "ray": ("ray", ".[ray]"),
+    "submitit_local": ("hydra_plugins.hydra_submitit_launcher", ".[slurm]"),
+    "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", ".[slurm]"),
+}
+
+
+def check_launcher(argv: list[str]) -> None:
+    """Refuse an unknown or uninstalled ``hydra/launcher=`` before Hydra starts, in one line."""
+    for arg in argv:
+        key, _, name = arg.partition("=")
+        if key.lstrip("+~") != "hydra/launcher":
+            continue
+        if name not in LAUNCHERS:
+            raise ConfigError(f"hydra/launcher={name} is not a launcher: use one of {', '.join(LAUNCHERS)}")
+        needs = LAUNCHERS[name]
+        if needs and not _installed(needs[0]):
+            raise ConfigError(f"hydra/launcher={name} is not installed: pip install -e '{needs[1]}'")
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def main() -> None:
     """``python -m sim``: the Hydra app; a signal ends it with one line and status 128 + its number."""
+    try:
+        check_launcher(sys.argv[1:])
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     try:
         hydra_main()
     except (Interrupted, KeyboardInterrupt) as err:

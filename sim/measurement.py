@@ -5,8 +5,9 @@ planner pays for. By default (``workload.steady_state``) the figures of a run co
 end of the warm-up to the last arrival. The warm-up ends at the completion of the first
 ``workload.warmup_requests`` (benchmark mode: the first round of clients), or, when that is left at
 None, where the MSER-5 rule (White, 1997) puts the end of the initial transient: cut the run before
-the last arrival into intervals, average the tokens delivered in each over batches of five, and drop
-the leading batches that minimise the standard error of the mean of those that remain. A run too
+the last arrival into intervals, average an output over batches of five intervals, and drop the
+leading batches that minimise the standard error of the mean of those that remain; the later of the
+cuts for two outputs, the requests in the fleet and the tokens delivered. A run too
 short to hold a steady state (fewer than ``MIN_WINDOW_REQUESTS`` completions in the window) is
 measured whole, fill and drain included, and says so.
 
@@ -16,7 +17,8 @@ gives the 95 % interval of their mean. Batches much longer than a request's life
 independent; a lag-1 autocorrelation of the batch means above ``MAX_LAG1`` says they are not (the
 interval is then too narrow). The cost per token is the fleet's hourly cost over the throughput, so
 its interval follows from the throughput's. A run whose interval is wider than the precision asked
-(``workload.target_ci_half_width``) is reported too short, with the length that would do.
+(``workload.target_ci_half_width``), or whose window spans fewer than ``MIN_LIFETIMES`` request
+lifetimes, is reported too short.
 """
 
 from __future__ import annotations
@@ -34,24 +36,35 @@ MSER_BATCH = 5
 MIN_WINDOW_REQUESTS = 100
 #: Lag-1 autocorrelation of the batch means above which the batches are too short to be independent.
 MAX_LAG1 = 0.3
+#: A steady-state window shorter than this many request lifetimes (median end-to-end latency) may still
+#: hold the slow end of the transient (batches growing as each token takes longer): the run says so.
+MIN_LIFETIMES = 5
 
 
-def mser5_warmup_s(finish_s: np.ndarray, tokens: np.ndarray, end_s: float) -> float:
-    """The end of the initial transient by MSER-5, from the completion times and token counts of the
-    requests completed up to ``end_s`` (the last arrival)."""
-    done = np.isfinite(finish_s) & (finish_s <= end_s)
-    if end_s <= 0 or not done.any():
-        return 0.0
-    delivered, _ = np.histogram(finish_s[done], bins=MSER_INTERVALS, range=(0.0, end_s), weights=tokens[done])
-    y = delivered.reshape(-1, MSER_BATCH).mean(axis=1)
+def mser5_truncation(series: np.ndarray) -> float:
+    """MSER-5 on one output series: the fraction of it to drop (at most half), in batches of five."""
+    y = series[: series.size - series.size % MSER_BATCH].reshape(-1, MSER_BATCH).mean(axis=1)
     n = y.size
     remaining = np.arange(n, 0, -1, dtype=float)  # n - d for d = 0 .. n-1
     sum_y = np.cumsum(y[::-1])[::-1]
     sum_y2 = np.cumsum((y * y)[::-1])[::-1]
-    squares = np.maximum(sum_y2 - sum_y * sum_y / remaining, 0.0)  # sum of squared deviations from the rest's mean
-    mser = squares / remaining**2
-    d = int(np.argmin(mser[: n // 2 + 1]))
-    return d * end_s / n
+    squares = np.maximum(sum_y2 - sum_y * sum_y / remaining, 0.0)  # squared deviations from the rest's mean
+    return int(np.argmin((squares / remaining**2)[: n // 2 + 1])) / n
+
+
+def mser5_warmup_s(arrival_s: np.ndarray, finish_s: np.ndarray, tokens: np.ndarray, end_s: float) -> float:
+    """The end of the initial transient up to ``end_s`` (the last arrival): the later of MSER-5's
+    truncations of the number of requests in the fleet and of the tokens delivered per interval (the
+    first settles as batches fill, the second as a closed loop's synchronised start spreads out)."""
+    done = np.isfinite(finish_s) & (finish_s <= end_s)
+    if end_s <= 0 or not done.any():
+        return 0.0
+    edges = np.linspace(0.0, end_s, MSER_INTERVALS + 1)
+    arrived = np.searchsorted(np.sort(arrival_s[np.isfinite(arrival_s)]), edges[1:], side="right")
+    finished = np.searchsorted(np.sort(finish_s[done]), edges[1:], side="right")
+    delivered, _ = np.histogram(finish_s[done], bins=edges, weights=tokens[done])
+    in_fleet = (arrived - finished).astype(float)
+    return max(mser5_truncation(in_fleet), mser5_truncation(delivered)) * end_s
 
 
 def t_quantile_975(dof: int) -> float:
@@ -86,6 +99,7 @@ def confidence_metrics(
     cost_usd_per_hour: float,
     target_half_width: float,
     requests: int,
+    lifetime_s: float,
 ) -> dict:
     """The metrics of a run's precision: the throughput's and the cost's 95 % intervals, and a warning
     (empty if none) when the run is too short for ``target_half_width``."""
@@ -104,6 +118,11 @@ def confidence_metrics(
         warnings.append(
             f"the run is too short for the precision asked: its throughput is known to {shown} (95 %), "
             f"workload.target_ci_half_width asks +-{target_half_width:.1%}; raise workload.num_requests{need}"
+        )
+    if window_s[1] - window_s[0] < MIN_LIFETIMES * lifetime_s:
+        warnings.append(
+            f"the measured window ({window_s[1] - window_s[0]:.0f} s) spans fewer than {MIN_LIFETIMES} request lifetimes "
+            f"({lifetime_s:.1f} s each): the fleet may not have settled; raise workload.num_requests"
         )
     if ci["lag1"] > MAX_LAG1:
         warnings.append(

@@ -273,7 +273,7 @@ class Simulation:
         end_s = self.last_arrival_s
         if wl.warmup_requests is None:  # the warm-up where MSER-5 finds the transient over
             tokens = self.requests.input_tokens + self.requests.output_tokens
-            start_s = mser5_warmup_s(self.requests.finish_s, tokens, end_s)
+            start_s = mser5_warmup_s(self.requests.arrival_s, self.requests.finish_s, tokens, end_s)
             in_window = int(((finish > start_s) & (finish <= end_s)).sum())
             if in_window < MIN_WINDOW_REQUESTS:
                 return None, (
@@ -372,7 +372,7 @@ class Simulation:
         )
         precision = confidence_metrics(
             self.requests.finish_s, tokens, window or (0.0, sim_time_s), throughput, cost_h,
-            cfg.workload.target_ci_half_width, self.requests.n,
+            cfg.workload.target_ci_half_width, self.requests.n, metrics["e2e_s_p50"],
         )
         precision["measurement_warning"] = "; ".join(filter(None, [whole_run_note, precision["measurement_warning"]]))
         metrics.update(precision)

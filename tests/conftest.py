@@ -30,3 +30,17 @@ def queue_config(*overrides: str) -> SimConfig:
         "workload.load_fraction=null",
     )
     return make_config(*base, *overrides)
+
+
+def run_sim(*args: str, check: bool = True, module: str = "sim", env: dict | None = None, timeout: float = 600):
+    """``python -m sim ARGS`` (or another ``python -m sim.X``) in a subprocess, from the repository root."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], check=check, cwd=root, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )

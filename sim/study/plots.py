@@ -67,7 +67,10 @@ def box_with_interval(ax, position: float, values: np.ndarray, mean: float, low:
     mean as a diamond and its 95 % interval as a bar (a single value: only the diamond and the interval)."""
     finite = values[np.isfinite(values)]
     if finite.size > 1:
-        ax.boxplot([finite], positions=[position], vert=False, widths=0.55, whis=(5, 95), showfliers=False,
+        import matplotlib
+
+        horizontal = {"orientation": "horizontal"} if tuple(map(int, matplotlib.__version__.split(".")[:2])) >= (3, 10) else {"vert": False}
+        ax.boxplot([finite], positions=[position], **horizontal, widths=0.55, whis=(5, 95), showfliers=False,
                    patch_artist=True, boxprops={"facecolor": colour_, "alpha": 0.25, "edgecolor": colour_},
                    medianprops={"color": colour_}, whiskerprops={"color": colour_}, capprops={"color": colour_})
     if math.isfinite(low) and math.isfinite(high):

@@ -204,6 +204,8 @@ def load(path: str | Path):
     path = Path(path)
     if path.is_file():
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if not path.is_dir():
+        raise StudyError(f"{path} is not a folder: give the sweep's folder (hydra.sweep.dir of the multirun)")
     if path.is_dir() and job_folders(path):
         return frame(collect(path, progress=False)[0])
     stored = path / f"{SUMMARY}.parquet"

@@ -1,0 +1,57 @@
+"""How sure a study is: intervals per configuration and what drives the cost (sim/study/confidence.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sim.study.confidence import by_configuration, interval, sensitivity
+
+
+def synthetic(n=64, seed=0) -> pd.DataFrame:
+    """Two configurations; the cost is 1 + 2 x price (which matters) + 0.05 x pue (which barely does) + noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for platform, base in (("h200", 1.0), ("b200", 0.5)):
+        price, pue = rng.uniform(0.8, 1.2, n), rng.uniform(1.1, 1.5, n)
+        cost = base + 2 * price + 0.05 * pue + rng.normal(0, 0.02, n)
+        for i in range(n):
+            rows.append({"job": f"{platform}{i}", "status": "ok", "platform": platform, "seed": i % 4, "uncertainty.sample": i,
+                         "cost_usd_per_mtok": cost[i], "cost_usd_per_slo_met_mtok": cost[i], "tok_s_per_mw": 1e6 / cost[i],
+                         "tput_per_gpu_tok_s": 1000.0, "interactivity_tok_s_user": 50.0, "slo_met": i % 2 == 0,
+                         "sampled_price": price[i], "sampled_pue": pue[i]})
+    rows.append({"job": "bad", "status": "failed", "platform": "h100", "seed": 0, "uncertainty.sample": 0})
+    return pd.DataFrame(rows)
+
+
+def test_the_interval_is_students_t():
+    values = np.array([1.0, 2.0, 4.0, 3.5, 2.5])
+    mean, low, high = interval(values)
+    expected = stats.t.interval(0.95, values.size - 1, loc=values.mean(), scale=stats.sem(values))
+    assert mean == pytest.approx(values.mean()) and (low, high) == pytest.approx(expected)
+    assert np.isnan(interval(np.array([1.0]))[1])
+
+
+def test_one_row_per_configuration_replications_pooled():
+    configs = by_configuration(synthetic()).set_index("platform")
+    assert configs.loc["h200", "jobs"] == configs.loc["h200", "jobs_ok"] == 64
+    assert configs.loc["h100", "jobs_ok"] == 0 and np.isnan(configs.loc["h100", "cost_usd_per_mtok_mean"])
+    assert configs.loc["b200", "cost_usd_per_mtok_mean"] == pytest.approx(0.5 + 2.0 + 0.05 * 1.3, abs=0.05)
+    assert configs.loc["b200", "cost_usd_per_mtok_ci_low"] < configs.loc["b200", "cost_usd_per_mtok_mean"] < configs.loc["b200", "cost_usd_per_mtok_ci_high"]
+    assert configs.loc["h200", "slo_met_share"] == 0.5
+
+
+def test_the_input_that_drives_the_cost_comes_first():
+    sens = sensitivity(synthetic())
+    for _, rows in sens.groupby("platform"):
+        by_input = rows.set_index("input")
+        assert by_input.loc["price", "spearman"] > 0.95 and by_input.loc["price", "variance_share"] > 0.9
+        assert by_input.loc["pue", "variance_share"] < 0.05
+        assert by_input.loc["price", "cost_usd_per_mtok_high_quarter"] > by_input.loc["price", "cost_usd_per_mtok_low_quarter"] + 0.5
+        assert by_input["rank_r2"].iloc[0] > 0.95
+
+
+def test_no_sampled_inputs_no_sensitivity():
+    assert sensitivity(synthetic().drop(columns=["sampled_price", "sampled_pue"])).empty

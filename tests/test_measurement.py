@@ -1,0 +1,82 @@
+"""Measurement: the steady-state window by default, its confidence interval, and a warning when a run is
+too short (sim/measurement.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.measurement import mser5_warmup_s
+from sim.simulation import simulate
+from tests.conftest import make_config
+
+pytestmark = pytest.mark.theory
+CHAT = ("workload.length_dist=uniform", "output.figure=false", "output.requests_csv=false", "output.print_summary=false")
+#: Tokens per chat request: input and output uniform in [0.8 L, L] with L = 1024, so 0.9 L each on average.
+MEAN_TOKENS = 2 * 0.9 * 1024
+
+
+def test_mser5_puts_the_warm_up_at_the_end_of_a_transient():
+    """Requests arrive at 100/s and each stays 20 s: the fleet fills for 20 s, then holds about 2,000."""
+    rng = np.random.default_rng(0)
+    arrival = np.sort(rng.uniform(0, 100, 10000))
+    finish = arrival + 20 + rng.normal(0, 1, arrival.size)
+    warmup_s = mser5_warmup_s(arrival, finish, np.full(arrival.size, 100.0), 100.0)
+    assert 18 <= warmup_s <= 30
+    steady = rng.uniform(-30, 0, 3000)  # already full at t = 0: nothing to drop
+    arrival2 = np.concatenate([steady, arrival])
+    assert mser5_warmup_s(arrival2, arrival2 + 30 * rng.uniform(size=arrival2.size), np.full(arrival2.size, 100.0), 100.0) < 15
+
+
+def test_a_stable_open_loop_delivers_what_arrives_within_its_interval():
+    """Throughput in steady state = arrival rate x mean tokens per request; the 95 % intervals of ten
+    seeds cover it (at least 8 of 10), where the whole run's fill and drain bias the figure low."""
+    covered, whole = 0, []
+    for seed in range(10):
+        m = simulate(make_config(*CHAT, "workload.num_requests=12000", f"seed={seed}")).metrics
+        truth = m["arrival_rate_rps"] * MEAN_TOKENS
+        assert m["steady_state"] and m["warmup_s"] > 0 and m["measured_s"] < m["sim_time_s"]
+        covered += m["throughput_tok_s_ci_low"] <= truth <= m["throughput_tok_s_ci_high"]
+        if seed < 2:
+            w = simulate(make_config(*CHAT, "workload.num_requests=12000", f"seed={seed}", "workload.steady_state=false")).metrics
+            whole.append(w["throughput_tok_s"] / truth)
+    assert covered >= 8
+    assert max(whole) < 0.95  # the fill and the drain, measured, cost more than 5 % of the throughput
+
+
+def test_the_default_cost_no_longer_depends_on_the_run_length():
+    """The issue's example: the default chat run's cost per Mtok at 5,000 and 20,000 requests."""
+    short = simulate(make_config(*CHAT, "workload.num_requests=5000")).metrics
+    long = simulate(make_config(*CHAT, "workload.num_requests=20000")).metrics
+    assert short["cost_usd_per_mtok"] == pytest.approx(long["cost_usd_per_mtok"], rel=0.05)
+    assert long["cost_usd_per_mtok_ci_low"] <= long["cost_usd_per_mtok"] <= long["cost_usd_per_mtok_ci_high"]
+    assert long["measurement_warning"] == ""
+
+
+def test_a_run_too_short_for_a_steady_state_is_measured_whole_and_says_so():
+    m = simulate(make_config(*CHAT, "workload.num_requests=800")).metrics
+    assert not m["steady_state"] and m["measured_s"] == m["sim_time_s"] and m["requests_completed"] == 800
+    assert "too short for a steady state" in m["measurement_warning"]
+    assert "too short for the precision asked" in m["measurement_warning"]
+
+
+def test_a_window_of_few_request_lifetimes_is_reported():
+    m = simulate(make_config(*CHAT, "workload.num_requests=6000")).metrics
+    assert m["steady_state"] and "spans fewer than 5 request lifetimes" in m["measurement_warning"]
+
+
+def test_a_looser_precision_asked_silences_the_warning():
+    tight = simulate(make_config(*CHAT, "workload.num_requests=5000", "workload.target_ci_half_width=0.001")).metrics
+    loose = simulate(make_config(*CHAT, "workload.num_requests=5000", "workload.target_ci_half_width=0.5")).metrics
+    assert "workload.target_ci_half_width asks +-0.1%" in tight["measurement_warning"]
+    assert "precision" not in loose["measurement_warning"]
+
+
+def test_slo_met_and_the_cost_of_slo_met_tokens():
+    """An overloaded fleet: cheap per token delivered, but it misses its SLO, and the cost per SLO-met
+    million tokens says so."""
+    ok = simulate(make_config(*CHAT, "workload.num_requests=4000")).metrics
+    over = simulate(make_config(*CHAT, "workload.num_requests=4000", "workload.load_fraction=2.5")).metrics
+    assert ok["slo_met"] and ok["cost_usd_per_slo_met_mtok"] == pytest.approx(ok["cost_usd_per_mtok"], rel=0.01)
+    assert not over["slo_met"] and over["slo_attainment"] < 0.9
+    assert over["cost_usd_per_slo_met_mtok"] > 1.2 * over["cost_usd_per_mtok"]
