@@ -124,13 +124,17 @@ def job_folders(sweep_dir: Path) -> list[Path]:
     return sorted(jobs, key=lambda p: (len(p.name), p.name))
 
 
-def count_jobs(task_overrides: list[str]) -> int | None:
-    """How many jobs the basic sweeper makes of these overrides (None if it cannot tell)."""
+def count_jobs(config: DictConfig) -> int | None:
+    """How many jobs the basic sweeper makes of a multirun's overrides and ``hydra.sweeper.params``
+    (None if it cannot tell)."""
     try:
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
+        by_key = {f"{k}": f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()}
+        for item in config.hydra.overrides.task:
+            by_key[str(item).partition("=")[0]] = str(item)  # the command line wins over the config's params
         total = 1
-        for override in OverridesParser.create().parse_overrides(task_overrides):
+        for override in OverridesParser.create().parse_overrides(list(by_key.values())):
             if override.is_sweep_override():
                 total *= len(list(override.sweep_string_iterator()))
         return total
@@ -169,7 +173,7 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        total = count_jobs(list(config.hydra.overrides.task))
+        total = count_jobs(config)
         self._thread = threading.Thread(target=self._watch, args=(sweep_dir, total), daemon=True)
         self._thread.start()
 

@@ -46,7 +46,7 @@ class Progress:
 
     def line(self, now: float) -> str:
         elapsed = now - self.start
-        if not self.total:
+        if not self.total or self.done > self.total:
             return f"{self.what}: {self.done:,.0f} {self.unit} in {elapsed:.0f} s"
         share = self.done / self.total
         eta = f", about {elapsed * (1 - share) / share:.0f} s to go" if share > 0 else ""

@@ -40,6 +40,7 @@ from sim.config import CONFIG_DIR
 from sim.errors import CommandParser, InputError, positive_number, run_command
 from sim.fidelity.cases import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
 from sim.files import atomic_write_text
+from sim.progress import Progress
 
 #: Fitted factors: (name, lower bound, upper bound, start). The bounds are what kernels achieve in
 #: practice: no GEMM or attention kernel sustains more than about 80 % of its tensor-core peak, nor a
@@ -82,7 +83,8 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 300, log=pri
     start = np.log([x0 for *_, x0 in PARAMETERS])
     processes = min(processes or os.cpu_count() or 1, len(cases))
     evaluations = 0
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+    progress = Progress("calibrating", unit="evaluations of every case")
+    with multiprocessing.get_context("spawn").Pool(processes) as pool, progress:
 
         def evaluate(theta: np.ndarray) -> list[Prediction]:
             values = dict(zip(names, np.exp(theta)))
@@ -93,6 +95,7 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 300, log=pri
             nonlocal evaluations
             evaluations += 1
             r = residuals(evaluate(theta))
+            progress.update(evaluations)
             if evaluations % 10 == 1:
                 log(f"  evaluation {evaluations}: rms log error {np.sqrt(np.mean(r**2)):.3f}")
             return r

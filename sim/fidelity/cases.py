@@ -218,7 +218,7 @@ def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_
         f"worker.dp_attn={str(case.decode_dp_attn).lower()}",
         f"engine.max_batch_size={batch}", f"engine.max_tokens_per_iteration={max(8192, batch * query_tokens)}",
         f"engine.speculative.method={case.spec_decode}",
-        "output.figure=false", "output.requests_csv=false", "output.print_summary=false",
+        "output.figure=false", "output.requests_csv=false", "output.print_summary=false", "output.progress=false",
     ]
     if case.disagg:
         overrides += [
@@ -281,14 +281,19 @@ def predict_all(
     requests_per_client: int = REQUESTS_PER_CLIENT,
 ) -> list[Prediction]:
     """Predict every case, in parallel over ``processes`` (default: all cores), in the cases' order."""
+    from sim.progress import Progress
+
     jobs = [(case, tuple(extra_overrides), requests_per_client) for case in cases]
     processes = min(processes or os.cpu_count() or 1, len(jobs))
     if processes <= 1:
         return [_predict_star(job) for job in jobs]
     # Longest cases first, so the pool's tail is short.
     order = sorted(range(len(jobs)), key=lambda i: -cases[i].concurrency * (cases[i].isl + cases[i].osl))
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        done = pool.map(_predict_star, [jobs[i] for i in order], chunksize=1)
+    done = []
+    with multiprocessing.get_context("spawn").Pool(processes) as pool, Progress("cases", len(jobs), "cases") as progress:
+        for prediction in pool.imap(_predict_star, [jobs[i] for i in order], chunksize=1):
+            done.append(prediction)
+            progress.update(len(done))
     result: list[Prediction | None] = [None] * len(jobs)
     for i, prediction in zip(order, done):
         result[i] = prediction

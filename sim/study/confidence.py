@@ -12,7 +12,8 @@ cost per Mtok: Spearman's rank correlation, and the share of the cost's (rank) v
 the square of its standardised coefficient in a regression of the cost's ranks on the inputs' ranks
 (with a Latin hypercube the inputs are nearly uncorrelated, so the shares add up to the regression's
 R²; the rest is the seeds' noise and interactions). The cost's mean over the jobs where the input lies
-in its lowest and its highest quarter is the tornado chart's bar.
+in its lowest and its highest quarter is the tornado chart's bar. A configuration needs at least
+``JOBS_PER_INPUT`` x (inputs + 1) jobs for this (18 for 5 inputs).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ FIGURES = ("cost_usd_per_mtok", "cost_usd_per_slo_met_mtok", "tok_s_per_mw", "tp
 #: Keys that describe what was simulated (besides the dotted override keys).
 DESCRIBING = ("platform", "model", "precision", "layout", "racks", "workload", "cost", "calibration", "uncertainty")
 SAMPLED = "sampled_"
+#: Jobs a configuration needs per sampled input (plus one) before its sensitivity is estimated: fewer,
+#: and a regression on the ranks fits noise.
+JOBS_PER_INPUT = 3
 
 
 def configuration_keys(df) -> list[str]:
@@ -103,7 +107,7 @@ def sensitivity(df, output: str = "cost_usd_per_mtok"):
     for name, group in _groups(df):
         ok = ok_rows(group)
         usable = [c for c in inputs if c in ok and ok[c].notna().all() and ok[c].nunique() > 1]
-        if len(ok) < 4 or not usable or output not in ok:
+        if len(ok) < JOBS_PER_INPUT * (len(usable) + 1) or not usable or output not in ok:
             continue
         y = ok[output].astype(float).to_numpy()
         ry = _ranks(y)

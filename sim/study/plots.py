@@ -58,29 +58,53 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(sorted(front, key=lambda i: x[i]), dtype=int)
 
 
+def nearby_labels(x: np.ndarray, y: np.ndarray, names: list[str], within: float = 0.02) -> list[tuple[tuple[float, float], list[str]]]:
+    """The points' labels, those of points closer than ``within`` of the axes' spans joined under one
+    (a label per cluster, at its first point), so that coinciding points do not print over each other."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    span_x = float(np.ptp(x)) or 1.0
+    span_y = float(np.ptp(y)) or 1.0
+    clusters: list[tuple[tuple[float, float], list[str]]] = []
+    for xi, yi, name in zip(x, y, names):
+        for (cx, cy), members in clusters:
+            if abs(xi - cx) <= within * span_x and abs(yi - cy) <= within * span_y:
+                members.append(name)
+                break
+        else:
+            clusters.append(((xi, yi), [name]))
+    return clusters
+
+
 def colour(i: int) -> str:
     return PALETTE[i % (len(PALETTE) - 1)]  # black is kept for reference lines
 
 
 def box_with_interval(ax, position: float, values: np.ndarray, mean: float, low: float, high: float, colour_: str) -> None:
-    """A horizontal box of ``values`` (quartiles; whiskers 5th to 95th percentile) at ``position``, with the
-    mean as a diamond and its 95 % interval as a bar (a single value: only the diamond and the interval)."""
+    """A horizontal box of ``values`` at ``position`` (quartiles; whiskers to the extreme values, each value a
+    tick), the mean as a diamond and its 95 % interval as a bar (a single value: the diamond and the interval)."""
     finite = values[np.isfinite(values)]
     if finite.size > 1:
         import matplotlib
 
         horizontal = {"orientation": "horizontal"} if tuple(map(int, matplotlib.__version__.split(".")[:2])) >= (3, 10) else {"vert": False}
-        ax.boxplot([finite], positions=[position], **horizontal, widths=0.55, whis=(5, 95), showfliers=False,
+        ax.boxplot([finite], positions=[position], **horizontal, widths=0.55, whis=(0, 100), showfliers=False,
                    patch_artist=True, boxprops={"facecolor": colour_, "alpha": 0.25, "edgecolor": colour_},
                    medianprops={"color": colour_}, whiskerprops={"color": colour_}, capprops={"color": colour_})
+        ax.plot(finite, np.full(finite.size, position), ls="none", marker="|", ms=9, color=colour_, alpha=0.7)
     if math.isfinite(low) and math.isfinite(high):
         ax.errorbar([mean], [position], xerr=[[mean - low], [high - mean]], fmt="none", ecolor="black", capsize=4, lw=1.4)
     ax.plot([mean], [position], marker="D", color="black", ms=5, zorder=3)
 
 
-def cdf_from_quantiles(ax, percentiles: np.ndarray, values: np.ndarray, label: str, colour_: str, scale: float = 1.0) -> None:
-    """A latency CDF drawn from its quantiles (fraction of requests at or below each value)."""
-    ax.plot(np.asarray(values) * scale, np.asarray(percentiles) / 100, label=label, color=colour_, drawstyle="steps-post")
+def line_style(i: int) -> str:
+    """Solid for the first colours of the palette, then dashed, then dotted: tells apart more series than colours."""
+    return ("-", "--", ":")[(i // (len(PALETTE) - 1)) % 3]
+
+
+def cdf_from_quantiles(ax, percentiles: np.ndarray, values: np.ndarray, label: str, i: int, scale: float = 1.0) -> None:
+    """Series ``i``'s latency CDF drawn from its quantiles (fraction of requests at or below each value)."""
+    ax.plot(np.asarray(values) * scale, np.asarray(percentiles) / 100, label=label, color=colour(i), ls=line_style(i),
+            drawstyle="steps-post")
 
 
 def tornado(ax, names: list[str], low: np.ndarray, high: np.ndarray, base: float, shares: np.ndarray) -> None:

@@ -31,7 +31,7 @@ MAX_CURVES = 10
 MAX_TORNADOS = 4
 
 
-def _configs(df):
+def configurations(df):
     """Per configuration figures of the jobs that ended ok, cheapest first, with a label each."""
     configs = by_configuration(df)
     configs = configs[configs["jobs_ok"] > 0].sort_values("cost_usd_per_mtok_mean", kind="stable").reset_index(drop=True)
@@ -67,7 +67,7 @@ def cost_figure(df, configs, title_note: str):
     ax.set_title(f"What a million delivered tokens costs{title_note}")
     handles = [
         figures.pyplot().Line2D([], [], marker="D", color="black", ls="none", label="mean, with its 95 % confidence interval"),
-        figures.pyplot().Rectangle((0, 0), 1, 1, facecolor=plots.colour(0), alpha=0.25, label="spread over seeds and uncertain inputs (quartiles; whiskers 5-95 %)"),
+        figures.pyplot().Rectangle((0, 0), 1, 1, facecolor=plots.colour(0), alpha=0.25, label="spread over seeds and uncertain inputs (box: quartiles; ticks: runs)"),
         figures.pyplot().Line2D([], [], marker="o", mfc="none", color=plots.colour(3), ls="none", label="cost per SLO-met million tokens (mean), where higher"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=1)
@@ -82,8 +82,8 @@ def frontier_figure(df, configs, title_note: str):
     for p, platform in enumerate(platforms):
         mine = (configs["platform"] == platform).to_numpy() if platform is not None else np.ones(len(configs), bool)
         ax.scatter(x[mine], y[mine], color=plots.colour(p), s=36, zorder=3, label=plots.pretty_value("platform", platform) if platform else None)
-    for xi, yi, label in zip(x, y, configs["label"]):
-        ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=7.5)
+    for (xi, yi), names in plots.nearby_labels(x, y, list(configs["label"])):
+        ax.annotate("\n".join(names), (xi, yi), textcoords="offset points", xytext=(6, -4), fontsize=7.5, va="top")
     front = plots.pareto_front(x, y)
     ax.plot(x[front], y[front], color="black", lw=1.2, ls="--", marker="o", mfc="none", ms=11, zorder=2,
             label="Pareto frontier (no configuration is better on both)")
@@ -126,7 +126,7 @@ def latency_figure(df, configs, latency, title_note: str):
         for ax, metric, scale in ((axes[0], "ttft_s", 1.0), (axes[1], "tpot_s", 1000.0)):
             table = latency[(latency["job"].astype(str) == first) & (latency["metric"] == metric)]
             if len(table):
-                plots.cdf_from_quantiles(ax, table["percentile"].to_numpy(), table["value_s"].to_numpy(), config["label"], plots.colour(i), scale)
+                plots.cdf_from_quantiles(ax, table["percentile"].to_numpy(), table["value_s"].to_numpy(), config["label"], i, scale)
     axes[0].set_xlabel("time to first token (s)")
     axes[1].set_xlabel("time per output token after the first (ms)")
     for ax in axes:
@@ -146,8 +146,12 @@ def tornado_figure(df, configs, sens, title_note: str):
         plots.tornado(ax, list(rows["input"]), rows["cost_usd_per_mtok_low_quarter"].to_numpy(),
                       rows["cost_usd_per_mtok_high_quarter"].to_numpy(), config["cost_usd_per_mtok_mean"], rows["variance_share"].to_numpy())
         ax.set_title(config["label"], fontsize=9.5)
-        ax.set_xlabel("mean cost per million tokens ($): input in its lowest quarter (blue) and highest quarter (orange)")
-    fig.suptitle(f"What drives the cost's uncertainty (labels: share of its variance){title_note}")
+        ax.set_xlabel("mean cost per million delivered tokens ($)")
+    pyplot = figures.pyplot()
+    fig.legend(handles=[pyplot.Rectangle((0, 0), 1, 1, color=plots.colour(0), label="the input in its lowest quarter"),
+                        pyplot.Rectangle((0, 0), 1, 1, color=plots.colour(1), label="the input in its highest quarter")],
+               loc="outside lower center", ncol=2)
+    fig.suptitle(f"What drives the cost's uncertainty (labels: share of the cost's variance){title_note}")
     return fig
 
 
@@ -157,7 +161,7 @@ def report(sweep_dir: Path, out_dir: Path | None = None) -> tuple[list[Path], li
     df = load(sweep_dir)
     out_dir = out_dir or sweep_dir / "figures"
     out_dir.mkdir(parents=True, exist_ok=True)
-    configs = _configs(df)
+    configs = configurations(df)
     if configs.empty:
         raise StudyError(f"{sweep_dir}: no job ended ok, so there is nothing to draw; see the table's error column (python -m sim.aggregate {sweep_dir})")
     failed = int((df["status"] != "ok").sum())
@@ -171,7 +175,7 @@ def report(sweep_dir: Path, out_dir: Path | None = None) -> tuple[list[Path], li
         ("tokens_per_mw", lambda: energy_figure(df, configs, note), None if configs["tok_s_per_mw_mean"].notna().any() else "no power figures"),
         ("latency_cdf", lambda: latency_figure(df, configs, latency, note), None if len(latency) else "no latency quantiles (latency_quantiles.json) in the job folders"),
         ("tornado", lambda: tornado_figure(df, configs, sens, note),
-         None if len(sens) else "no uncertain inputs sampled (uncertainty=...) with at least 4 jobs per configuration"),
+         None if len(sens) else "no uncertain inputs sampled (uncertainty=...), or too few jobs per configuration (3 per input + 3)"),
     ]
     written, skipped = [], []
     for name, draw, missing in plans:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.study.aggregate import collect
+from sim.study.results import collect
 from tests.test_functional import SMALL, comparable
 
 pytestmark = pytest.mark.functional
@@ -37,7 +37,7 @@ def test_a_parallel_sweep_equals_a_sequential_one(tmp_path):
     args = [*SMALL, "output.print_summary=false", "fleet.racks=1,2", "seed=3,4"]
     _run_cli("-m", *args, f"hydra.sweep.dir={tmp_path / 'sequential'}")
     _run_cli("-m", *args, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'parallel'}")
-    sequential, parallel = collect(tmp_path / "sequential"), collect(tmp_path / "parallel")
+    sequential, parallel = collect(tmp_path / "sequential")[0], collect(tmp_path / "parallel")[0]
     assert len(sequential) == len(parallel) == 4
     for a, b in zip(sequential, parallel):
         assert a["status"] == b["status"] == "ok"
@@ -53,7 +53,7 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
     assert failed["status"] == "failed" and "FP4" in failed["error"]
     assert json.loads((tmp_path / "1" / "status.json").read_text())["status"] == "ok"
     assert (tmp_path / "1" / "metrics.json").exists()
-    rows = collect(tmp_path)  # the sweep table is built from the job folders alone
+    rows = collect(tmp_path)[0]  # the sweep table is built from the job folders alone
     assert [r["status"] for r in rows] == ["failed", "ok"]
     assert rows[0]["precision"] == "fp4" and "FP4" in rows[0]["error"]
     assert rows[1]["tput_per_gpu_tok_s"] > 0
