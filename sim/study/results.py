@@ -149,16 +149,17 @@ def latency_frame(latency: dict[str, dict]):
     """The jobs' latency quantiles as a long table: job, metric, percentile, value_s."""
     import pandas as pd
 
-    parts = []
+    columns: dict[str, list] = {"job": [], "metric": [], "percentile": [], "value_s": []}
     for job, table in latency.items():
         percentiles = table.get("percentile", [])
         for metric in ("ttft_s", "tpot_s", "e2e_s"):
             values = table.get(metric) or []
-            if len(values) == len(percentiles) and values:
-                parts.append(pd.DataFrame({"job": job, "metric": metric, "percentile": percentiles, "value_s": values}))
-    if not parts:
-        return pd.DataFrame({"job": [], "metric": [], "percentile": [], "value_s": []})
-    return pd.concat(parts, ignore_index=True)
+            if values and len(values) == len(percentiles):
+                columns["job"] += [job] * len(values)
+                columns["metric"] += [metric] * len(values)
+                columns["percentile"] += percentiles
+                columns["value_s"] += values
+    return pd.DataFrame(columns)
 
 
 def write_frame(df, stem: Path, formats: tuple[str, ...] = ("csv", "parquet")) -> list[Path]:
