@@ -16,6 +16,14 @@ CHAT = ("workload.length_dist=uniform", "output.figure=false", "output.requests_
 MEAN_TOKENS = 2 * 0.9 * 1024
 
 
+def test_the_batch_means_interval_uses_students_t():
+    from scipy.stats import t
+
+    from sim.measurement import BATCHES, T_975_BATCHES
+
+    assert T_975_BATCHES == pytest.approx(t.ppf(0.975, BATCHES - 1), rel=1e-12)
+
+
 def test_mser5_puts_the_warm_up_at_the_end_of_a_transient():
     """Requests arrive at 100/s and each stays 20 s: the fleet fills for 20 s, then holds about 2,000."""
     rng = np.random.default_rng(0)
