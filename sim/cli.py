@@ -159,3 +159,6 @@ def main() -> None:
         print(f"stopped: {err or 'interrupted by SIGINT'}; jobs that finished are kept, rerun the same command "
               "to resume", file=sys.stderr)
         sys.exit(128 + signum)
+
+
+main.__wrapped__ = hydra_main.__wrapped__  # type: ignore[attr-defined]  # the Hydra app the guard checks, as for any wrapper
