@@ -114,3 +114,21 @@ def test_the_progress_steps_do_not_change_a_run():
         for key in ("arrival_s", "first_token_s", "finish_s", "cost_usd"):
             assert quiet.requests[key].tolist() == pytest.approx(shown.requests[key].tolist(), rel=0, abs=0, nan_ok=True)
         assert quiet.metrics["sim_time_s"] == shown.metrics["sim_time_s"] and quiet.metrics["events"] == shown.metrics["events"]
+
+
+def test_the_guard_allows_the_projects_sweep_callback_and_no_other():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf, open_dict
+
+    from sim.config import CONFIG_DIR, ConfigError, register_configs
+    from sim.guard import check_config
+
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        cfg = compose("config", return_hydra_config=True)
+    assert OmegaConf.select(cfg, "hydra.callbacks.sweep._target_") == "sim.job.SweepCallback"
+    check_config(cfg)  # the project's own: allowed
+    with open_dict(cfg):
+        cfg.hydra.callbacks.sweep.extra = "x"  # the same class with arguments: refused
+    with pytest.raises(ConfigError, match="hydra.callbacks.sweep"):
+        check_config(cfg)
