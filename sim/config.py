@@ -29,6 +29,47 @@ CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 @dataclass
+class ScaleUpConfig:
+    """The scale-up fabric joining the GPUs of one domain: NVLink through NVSwitches (``switched``: any
+    GPU reaches any other at its whole port bandwidth) or AMD's Infinity Fabric (``full_mesh``: one link
+    per GPU pair, so a pair gets 1/(domain - 1) of a GPU's bandwidth and an all-to-all all of it)."""
+
+    cross_checked: ClassVar[tuple[str, ...]] = ()
+    kind: str = MISSING  # switched | full_mesh
+    domain_gpus: int = bounded(MISSING, 1, plausible=(1, 1024), unit="GPUs", hint="GPUs sharing the scale-up fabric: 8 for HGX, 72 for NVL72")
+    gpu_gb_s: float = positive(MISSING, plausible=(10, 10_000), unit="GB/s", hint="NVLink / Infinity Fabric per GPU, one way: 450 for NVLink 4")
+    hop_latency_s: float = positive(0.5e-6, plausible=(1e-8, 1e-4), unit="s", hint="one-way latency of a message from GPU to GPU")
+    peer_latency_s: float = positive(0.1e-6, plausible=(1e-9, 1e-4), unit="s", hint="a collective's extra time per peer it exchanges with")
+    allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
+
+
+@dataclass
+class ScaleOutConfig:
+    """The scale-out network between scale-up domains: one NIC per GPU into leaf switches, leaves into
+    spines. A leaf group is the GPUs whose traffic between each other stays below the spine: one leaf
+    switch, or with ``rail_optimized`` wiring (NIC i of every node on leaf i) a rail group of leaves,
+    reached across rails through one scale-up hop (PXN)."""
+
+    cross_checked: ClassVar[tuple[str, ...]] = ()
+    nic_gbps: float = positive(MISSING, plausible=(10, 6400), unit="Gbit/s", hint="NIC bandwidth per GPU in Gbit/s: 400 for ConnectX-7")
+    rail_optimized: bool = True
+    gpus_per_leaf: int = bounded(256, 1, plausible=(1, 1_000_000), unit="GPUs", hint="GPUs a leaf group serves (whole scale-up domains of them)")
+    oversubscription: float = bounded(1.0, 1.0, plausible=(1, 64), unit="(leaf down : up bandwidth)", hint="1 is a non-blocking fabric")
+    nic_latency_s: float = positive(1.0e-6, plausible=(1e-8, 1e-4), unit="s", hint="one-way, GPU memory to wire (each end)")
+    switch_latency_s: float = positive(0.3e-6, plausible=(1e-9, 1e-4), unit="s", hint="per switch a message crosses")
+    peer_latency_s: float = positive(0.5e-6, plausible=(1e-9, 1e-4), unit="s", hint="a collective's extra time per peer across the network")
+    allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
+
+
+@dataclass
+class TopologyConfig:
+    """How a platform's GPUs are wired: scale-up domains on a scale-out fabric (defaults as sold)."""
+
+    scaleup: ScaleUpConfig = field(default_factory=ScaleUpConfig)
+    scaleout: ScaleOutConfig = field(default_factory=ScaleOutConfig)
+
+
+@dataclass
 class PlatformConfig:
     """One accelerator platform: per-GPU specs, its scale-up domain, racks, power and prices.
 
@@ -44,9 +85,6 @@ class PlatformConfig:
     bf16_dense_tflops: float = positive(MISSING, plausible=(20, 20_000), unit="TFLOPS", hint="dense (no sparsity) peak per GPU: 989 for an H200")
     fp8_dense_tflops: float = positive(MISSING, plausible=(20, 40_000), unit="TFLOPS", hint="dense peak per GPU: 1979 for an H200")
     fp4_dense_tflops: Optional[float] = positive(None, plausible=(20, 80_000), unit="TFLOPS", hint="dense peak per GPU; null: no FP4 tensor cores")
-    scaleup_bw_gb_s: float = positive(MISSING, plausible=(10, 10_000), unit="GB/s", hint="NVLink / Infinity Fabric per GPU, one way: 450 for NVLink 4")
-    scaleup_domain_gpus: int = bounded(MISSING, 1, plausible=(1, 1024), hint="GPUs sharing the scale-up fabric: 8 for HGX, 72 for NVL72")
-    scaleout_bw_gbps: float = positive(MISSING, plausible=(10, 6400), unit="Gbit/s", hint="NIC bandwidth per GPU in Gbit/s: 400 for ConnectX-7")
     gpus_per_rack: int = bounded(MISSING, 1, plausible=(1, 1024), hint="GPUs in one rack (8 for an HGX system)")
     tdp_w: float = positive(MISSING, plausible=(50, 5000), unit="W", hint="GPU board power at full load in W, not kW: 700 for an H200")
     idle_power_fraction: float = bounded(0.3, 0, 1, hint="GPU draw when idle as a fraction of TDP")
@@ -55,6 +93,7 @@ class PlatformConfig:
     capex_usd_per_gpu: float = positive(MISSING, plausible=(1000, 1e6), unit="USD", hint="all-in system capex per GPU")
     price_usd_per_gpu_hour: dict[str, float] = positive({}, plausible=(0.05, 200), unit="USD/GPU-hour", hint="preset -> $/GPU-hour")
     allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
+    topology: TopologyConfig = field(default_factory=TopologyConfig)  # scale-up domains and scale-out network
 
 
 @dataclass
@@ -107,6 +146,7 @@ class WorkerConfig:
     tp: int = bounded(8, 1, 4096, hint="GPUs per worker")  # tensor-parallel width of attention and dense layers
     ep: int = bounded(0, 0, 4096, hint="0 means ep = tp")  # expert-parallel width of MoE layers (divides tp)
     dp_attn: bool = False  # attention data-parallel: each GPU attends for its own slice of the batch
+    overlap_comm: bool = False  # two micro-batches: one's collectives overlap the other's GEMMs
 
 
 @dataclass
@@ -147,8 +187,12 @@ class EfficiencyConfig:
     compute_efficiency: float = efficiency(0.6)  # achieved / peak tensor FLOPS in GEMMs
     attention_efficiency: float = efficiency(0.6)  # achieved / peak BF16 tensor FLOPS in attention kernels
     memory_efficiency: float = efficiency(0.9)  # achieved / peak HBM bandwidth
-    comm_efficiency: float = efficiency(0.8)  # achieved / peak link bandwidth (scale-up and scale-out)
-    collective_latency_s: float = overhead(5e-6, 0.01)  # fixed latency of one collective (all-reduce, all-to-all)
+    # achieved / peak link bandwidth of each collective algorithm on each kind of link
+    alltoall_scaleup_efficiency: float = efficiency(0.8)  # MoE all-to-all over NVLink / Infinity Fabric
+    alltoall_scaleout_efficiency: float = efficiency(0.8)  # all-to-all and KV transfers over the NICs
+    allreduce_scaleup_efficiency: float = efficiency(0.8)  # all-reduce inside a domain
+    allreduce_scaleout_efficiency: float = efficiency(0.8)  # all-reduce across domains
+    collective_latency_s: float = overhead(5e-6, 0.01)  # fixed cost of one collective (kernel launch, synchronisation)
     iteration_overhead_s: float = overhead(5e-4, 1.0)  # scheduling, kernel launch, sampling per iteration
 
 
@@ -174,8 +218,11 @@ class PerfConfig:
     compute_efficiency: Optional[float] = efficiency(None)  # achieved / peak tensor FLOPS in GEMMs
     attention_efficiency: Optional[float] = efficiency(None)  # achieved / peak BF16 tensor FLOPS in attention kernels
     memory_efficiency: Optional[float] = efficiency(None)  # achieved / peak HBM bandwidth
-    comm_efficiency: Optional[float] = efficiency(None)  # achieved / peak link bandwidth (scale-up and scale-out)
-    collective_latency_s: Optional[float] = overhead(None, 0.01)  # fixed latency of one collective (all-reduce, all-to-all)
+    alltoall_scaleup_efficiency: Optional[float] = efficiency(None)  # all-to-all over NVLink / Infinity Fabric
+    alltoall_scaleout_efficiency: Optional[float] = efficiency(None)  # all-to-all and KV transfers over the NICs
+    allreduce_scaleup_efficiency: Optional[float] = efficiency(None)  # all-reduce inside a domain
+    allreduce_scaleout_efficiency: Optional[float] = efficiency(None)  # all-reduce across domains
+    collective_latency_s: Optional[float] = overhead(None, 0.01)  # fixed cost of one collective (kernel launch, synchronisation)
     iteration_overhead_s: Optional[float] = overhead(None, 1.0)  # scheduling, kernel launch, sampling per iteration
     constant_iteration_s: float = bounded(0.02, 1e-6, 3600, unit="s", hint="constant model: the measured time of one iteration")
     constant_per_token_s: float = bounded(0.0, 0, 1, unit="s", hint="constant model: the time each token of an iteration adds")
@@ -225,6 +272,7 @@ class FleetConfig:
     workers: int = bounded(0, 0, 1_000_000, hint=sizes("workers"))  # aggregated (or decode) workers; 0: as many as the racks hold
     prefill_workers: int = bounded(0, 0, 1_000_000, hint=sizes("workers"))  # > 0: disaggregated serving with this many prefill-only workers
     router: str = "least_outstanding"  # round_robin | least_outstanding
+    placement: str = "packed"  # packed: fill a leaf group before the next | spread: a worker's domains in different leaf groups
     max_queue_per_worker: int = bounded(0, 0, hint="requests waiting per worker before new ones are dropped; 0: no limit")
 
 

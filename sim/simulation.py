@@ -11,11 +11,12 @@ the same result.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from simpy.core import StopSimulation
 
+from sim import breakdown
 from sim.clock import FleetEnvironment
 from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds, to_sim_config
 from sim.economics.cost import cost_usd_per_hour, request_costs_usd, validate_cost
@@ -23,9 +24,14 @@ from sim.economics.power import fleet_power
 from sim.measurement import MIN_WINDOW_REQUESTS, confidence_metrics, mser5_warmup_s
 from sim.metrics import identity, latency_and_tokens
 from sim.progress import Progress
+from sim.network.collectives import Collectives
+from sim.network.fabric import Fabric, shared
+from sim.network.links import transfer_links, transfer_path
+from sim.serving.capacity import estimate_worker_capacity_rps
 from sim.serving.engine import Engine
-from sim.serving.fleet import WorkerMemory, check_fits, validate_layout
-from sim.serving.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
+from sim.serving.flows import WorkerLinks, kv_pairs
+from sim.serving.fleet import WorkerMemory, build_perf_model, check_fits, validate_layout
+from sim.serving.perf import PerformanceModel, RooflinePerf
 from sim.serving.requests import RequestTable, Status
 from sim.serving.router import Router
 from sim.serving.speculative import Speculation
@@ -43,8 +49,11 @@ class Pool:
     role: str
     layout: WorkerConfig
     workers: int
-    perf: PerformanceModel
+    perf: PerformanceModel  # of its first worker (workers placed alike share one)
     memory: WorkerMemory
+    gpus: tuple[tuple[int, ...], ...]  # of each worker, fleet-wide
+    collectives: tuple[Collectives, ...]  # of each worker, where it was placed
+    perfs: tuple[PerformanceModel, ...]  # of each worker
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,7 @@ class Deployment:
     pools: tuple[Pool, ...]  # (aggregated,) or (prefill, decode)
     gpus: int  # all GPUs of the fleet, idle leftovers of whole racks included
     capacity_rps: float  # estimated saturated throughput of the fleet, requests/s
-    kv_transfer_s_per_token: float  # disaggregated: seconds to move one prompt token's KV cache
-    kv_transfer_latency_s: float
+    kv_bytes_per_token: float  # disaggregated: KV-cache bytes of one prompt token, moved to a decode worker
     sampled: dict[str, float]  # the uncertain inputs' values of this run (by input name)
 
     @property
@@ -83,6 +91,7 @@ class Result:
     metrics: dict[str, float]
     requests: dict[str, np.ndarray]
     workers: dict[str, np.ndarray]
+    breakdown: list[dict] = field(default_factory=list)  # iteration time per part: each worker, the fleet
 
 
 def build(cfg: SimConfig) -> Deployment:
@@ -116,14 +125,20 @@ def build(cfg: SimConfig) -> Deployment:
     mean_in = mean_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma)
     mean_out = mean_length(wl.output_tokens, wl.length_dist, wl.lognormal_sigma)
 
-    def pool(role: str, layout: WorkerConfig, workers: int, longest_tokens: int) -> Pool:
+    def pool(role: str, layout: WorkerConfig, workers: int, longest_tokens: int, first: int) -> Pool:
         memory = check_fits(platform, model, precision, layout, cfg.engine, longest_tokens)
-        perf = build_perf_model(platform, model, precision, layout, cfg.perf, spec if role != "prefill" else None)
-        return Pool(role, layout, workers, perf, memory)
+        gpus = counts.placement.workers[first : first + workers]
+        collectives = tuple(Collectives(platform.topology, g, cfg.perf.collective_latency_s) for g in gpus)
+        shapes: dict[tuple[float, ...], PerformanceModel] = {}  # one model per way of being placed
+        for c in collectives:
+            if c.shape not in shapes:
+                shapes[c.shape] = build_perf_model(platform, model, precision, layout, cfg.perf, spec if role != "prefill" else None, c)
+        perfs = tuple(shapes[c.shape] for c in collectives)
+        return Pool(role, layout, workers, perfs[0], memory, gpus, collectives, perfs)
 
     if counts.disaggregated:
-        prefill = pool("prefill", cfg.prefill_worker, counts.prefill_workers, max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma))
-        decode = pool("decode", cfg.worker, counts.workers, longest)
+        prefill = pool("prefill", cfg.prefill_worker, counts.prefill_workers, max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma), 0)
+        decode = pool("decode", cfg.worker, counts.workers, longest, counts.prefill_workers)
         pools = (prefill, decode)
         prefill_rps = prefill.workers * estimate_worker_capacity_rps(
             prefill.perf, cfg.engine, prefill.memory.kv_capacity_tokens, prefill.memory.kv_fixed_tokens, mean_in, 1.0
@@ -134,24 +149,13 @@ def build(cfg: SimConfig) -> Deployment:
         )
         capacity_rps = min(prefill_rps, decode_rps)
     else:
-        pools = (pool("aggregated", cfg.worker, counts.workers, longest),)
+        pools = (pool("aggregated", cfg.worker, counts.workers, longest, 0),)
         mem = pools[0].memory
         capacity_rps = counts.workers * estimate_worker_capacity_rps(
             pools[0].perf, cfg.engine, mem.kv_capacity_tokens, mem.kv_fixed_tokens, mean_in, mean_out, spec.mean_tokens
         )
-    # KV-cache transfer from a prefill to a decode worker: over the scale-up fabric if the whole fleet
-    # is one scale-up domain, over the scale-out network otherwise. A GQA cache split over the heads of
-    # tensor-parallel workers moves over the GPU pairs of the smaller one; a request held on one GPU
-    # (dp_attn on either side) or MLA's latent (which every tensor-parallel rank needs whole) crosses
-    # one GPU's link.
-    link = platform.scaleup_bytes_per_s if counts.gpus <= platform.scaleup_domain_gpus else platform.scaleout_bytes_per_s
-    one_link = cfg.worker.dp_attn or cfg.prefill_worker.dp_attn or model.is_mla
-    pairs = 1 if one_link else min(cfg.worker.tp, cfg.prefill_worker.tp)
-    per_token_s = model.kv_bytes_per_token(precision.kv_dtype) / (pairs * link * cfg.perf.comm_efficiency)
-    return Deployment(
-        cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, per_token_s, cfg.perf.collective_latency_s,
-        sampled,
-    )
+    kv_bytes = model.kv_bytes_per_token(precision.kv_dtype)
+    return Deployment(cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, kv_bytes, sampled)
 
 
 _COMPLETED = int(Status.COMPLETED)
@@ -170,16 +174,20 @@ class Simulation:
         if deployment.spec.enabled:
             self.requests.spec_z = np.random.default_rng(acceptance_seed).standard_normal(self.requests.n).tolist()
         horizon_s = cfg.max_sim_time_s if cfg.max_sim_time_s is not None else float("inf")
+        self.fabric = Fabric(self.env, deployment.platform.topology)
+        self.links = self._shared_links()  # per worker: its flows on shared links, or None
         self.engines: list[Engine] = []
         self.routers: list[Router] = []
         for pool in deployment.pools:
             first = len(self.engines)
-            engines = [
-                Engine(
+            engines = []
+            for i in range(pool.workers):
+                links = self.links[first + i]
+                engine = Engine(
                     self.env,
                     first + i,
                     pool.layout.tp,
-                    pool.perf,
+                    links.perf if links is not None else pool.perfs[i],
                     cfg.engine,
                     pool.memory.kv_capacity_tokens,
                     pool.memory.kv_fixed_tokens,
@@ -188,9 +196,11 @@ class Simulation:
                     horizon_s=horizon_s,
                     spec=deployment.spec,
                     role=pool.role,
+                    on_busy=links.on_busy if links is not None else None,
                 )
-                for i in range(pool.workers)
-            ]
+                if links is not None:
+                    links.engine = engine
+                engines.append(engine)
             self.engines += engines
             self.routers.append(
                 Router(engines, cfg.fleet.router, cfg.fleet.max_queue_per_worker, self.requests, self._on_drop, first)
@@ -208,6 +218,30 @@ class Simulation:
                 self._issue()
         else:
             self.env.call_at_each(self.requests.arrival_s, self._on_arrival)
+
+    def _shared_links(self) -> list[WorkerLinks | None]:
+        """The flows of the workers whose links other flows may use (another worker's, or KV transfers'):
+        each gets its own performance model, timed with the rates the fabric gives it."""
+        dep = self.deployment
+        workers = [(pool, i) for pool in dep.pools for i in range(pool.workers)]
+        flows = [links for pool, i in workers for links in (pool.collectives[i].scaleup_links, pool.collectives[i].scaleout_links)]
+        kv_links: set = set()
+        if len(dep.pools) > 1:
+            prefill, decode = dep.pools
+            kv_links = transfer_links(dep.platform.topology, [g for w in prefill.gpus for g in w], [g for w in decode.gpus for g in w])
+        is_shared = shared(flows, kv_links)
+        out: list[WorkerLinks | None] = []
+        for n, (pool, i) in enumerate(workers):
+            up, across = is_shared[2 * n], is_shared[2 * n + 1]
+            if not (up or across) or not isinstance(pool.perf, RooflinePerf):
+                out.append(None)
+                continue
+            c = pool.collectives[i]
+            spec = dep.spec if pool.role != "prefill" else None
+            perf = build_perf_model(dep.platform, dep.model, dep.precision, pool.layout, dep.cfg.perf, spec, c)
+            assert isinstance(perf, RooflinePerf)
+            out.append(WorkerLinks(self.fabric, c, perf, up, across))
+        return out
 
     def _on_arrival(self, rid: int) -> None:
         """Open loop: request ``rid`` arrives now (the clock calls this at each drawn arrival time)."""
@@ -227,16 +261,28 @@ class Simulation:
     def _on_prefilled(self, rid: int) -> None:
         """Disaggregated: a prefill worker is done with the request; its KV cache moves to a decode worker
         (unless its first token was its last)."""
-        self.router.completed(self.requests.worker[rid])
+        source = self.requests.worker[rid]
+        self.router.completed(source)
         if self.requests.status[rid] == _COMPLETED:
             self._request_done()
             return
+        engine = self._decode_router.reserve(rid)  # the decode worker is chosen now: the cache goes there
+        if engine is None:
+            return  # dropped (counted by the router)
         dep = self.deployment
-        transfer_s = dep.kv_transfer_latency_s + (self.requests.input_list[rid] + 1) * dep.kv_transfer_s_per_token
-        self.env.call_in(transfer_s, self._deliver, rid)
+        prefill, decode = dep.pools
+        one_link = decode.layout.dp_attn or prefill.layout.dp_attn or dep.model.is_mla
+        pairs = kv_pairs(prefill.gpus[source], decode.gpus[engine.worker_id - prefill.workers], rid, one_link)
+        path = transfer_path(dep.platform.topology, pairs)
+        efficiency = dep.cfg.perf.alltoall_scaleup_efficiency if path.scaleup else dep.cfg.perf.alltoall_scaleout_efficiency
+        kv_bytes = (self.requests.input_list[rid] + 1) * dep.kv_bytes_per_token
+        start_s = self.env.now
 
-    def _deliver(self, rid: int) -> None:
-        self._decode_router.dispatch(rid, kv_ready=True)
+        def deliver() -> None:
+            self.requests.kv_transfer_s[rid] = self.env.now - start_s
+            engine.submit(rid, True)
+
+        self.fabric.start_transfer(path, kv_bytes / len(pairs), efficiency, deliver, dep.cfg.perf.collective_latency_s)
 
     def _on_complete(self, rid: int) -> None:
         self._decode_router.completed(self.requests.worker[rid])
@@ -346,6 +392,8 @@ class Simulation:
             {
                 "wall_time_s": wall_time_s,
                 "events": int(sum(e.events for e in self.engines) + self.arrival_events),
+                "fabric_events": self.fabric.timer_events,  # transfers finishing
+                "fabric_updates": self.fabric.updates,  # recomputations of the shared links' rates
                 "iterations": int(sum(e.iterations for e in self.engines)),
                 "workers": dep.workers,
                 "prefill_workers": dep.pools[0].workers if len(dep.pools) > 1 else 0,
@@ -377,9 +425,15 @@ class Simulation:
         precision["measurement_warning"] = "; ".join(filter(None, [whole_run_note, precision["measurement_warning"]]))
         metrics.update(precision)
         metrics.update({f"sampled_{name}": value for name, value in dep.sampled.items()})
+        kv_s = self.requests.kv_transfer_s
+        transferred = np.isfinite(self.requests.first_token_s) & (kv_s > 0)
+        metrics.update(breakdown.communication_metrics(dep.pools, self.engines, self.fabric, kv_s, transferred, sim_time_s))
+        parts = breakdown.part_seconds(self.engines)
+        worker_kv_s = np.bincount(self.requests.worker[transferred], weights=kv_s[transferred], minlength=dep.workers)
+        roles = np.array([pool.role for pool in dep.pools for _ in range(pool.workers)])
         workers = {
             "worker": np.arange(dep.workers),
-            "role": np.array([pool.role for pool in dep.pools for _ in range(pool.workers)]),
+            "role": roles,
             "gpus": engine_gpus,
             "busy_s": busy_s,
             "iterations": np.array([e.iterations for e in self.engines]),
@@ -387,8 +441,9 @@ class Simulation:
             "prefill_tokens": np.array([e.prefill_tokens_done for e in self.engines]),
             "decode_steps": np.array([e.decode_steps_done for e in self.engines]),
             "preemptions": np.array([e.preemptions for e in self.engines]),
+            **breakdown.worker_columns(parts, worker_kv_s[: dep.workers]),
         }
-        return Result(metrics, columns, workers)
+        return Result(metrics, columns, workers, breakdown.breakdown_rows(parts, busy_s, roles))
 
 
 def simulate(cfg) -> Result:

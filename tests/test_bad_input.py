@@ -88,13 +88,13 @@ CATALOGUE = [
     out_of_range("workload.lognormal_sigma", "0"), out_of_range("worker.tp", "0", "in [1, 4096]"), out_of_range("worker.ep", "-2"),
     out_of_range("fleet.racks", "-1", "in [1, "), out_of_range("fleet.workers", "-3"), out_of_range("fleet.max_queue_per_worker", "-1"),
     out_of_range("platform.idle_power_fraction", "1.5", "in [0, 1]"), out_of_range("seed", "-1", ">= 0"),
-    out_of_range("max_sim_time_s", "0", "> 0 s"), out_of_range("calibration.fallback.comm_efficiency", "2", "in (0, 1]"),
+    out_of_range("max_sim_time_s", "0", "> 0 s"), out_of_range("calibration.fallback.alltoall_scaleup_efficiency", "2", "in (0, 1]"),
     out_of_range("model.layers", "0", ">= 1"), out_of_range("model.kv_heads", "-8"),
     # --- implausible platforms and models: wrong units, swapped columns (overridable: allow_implausible) ----------
     implausible("platform.memory_gb", "141e9", "GB (1e9 bytes), not bytes"), implausible("platform.hbm_bw_tb_s", "4800", "TB/s, not GB/s"),
     implausible("platform.tdp_w", "0.7", "in W, not kW"), implausible("platform.allin_power_kw_per_gpu", "1730", "kW, not W"),
-    implausible("platform.bf16_dense_tflops", "989e12", "[20, 20000] TFLOPS"), implausible("platform.scaleup_bw_gb_s", "3.6e12"),
-    implausible("platform.scaleout_bw_gbps", "400e9"), implausible("platform.capex_usd_per_gpu", "54.2"),
+    implausible("platform.bf16_dense_tflops", "989e12", "[20, 20000] TFLOPS"), implausible("platform.topology.scaleup.gpu_gb_s", "3.6e12"),
+    implausible("platform.topology.scaleout.nic_gbps", "400e9"), implausible("platform.capex_usd_per_gpu", "54.2"),
     implausible("platform.price_usd_per_gpu_hour.hyperscaler_owning", "2210"), implausible("platform.gpus_per_rack", "100000"),
     implausible("platform.fp8_dense_tflops", "500", "at least as fast as BF16"), implausible("platform.fp4_dense_tflops", "4000", "at least as fast as FP8"),
     implausible("platform.allin_power_kw_per_gpu", "1.0", "TDP and host share", extra=("platform=h200",)),
@@ -400,5 +400,5 @@ def is_number(kind) -> bool:
 def test_every_number_of_the_schemas_declares_its_range():
     """A new numeric field is checked by declaring its bounds: this fails until it does."""
     fields = dict(numeric_fields(SimConfig))
-    assert len(fields) > 80 and "platform.memory_gb" in fields and "calibration.fallback.comm_efficiency" in fields
+    assert len(fields) > 80 and "platform.memory_gb" in fields and "calibration.fallback.alltoall_scaleup_efficiency" in fields
     assert [key for key, bounds in fields.items() if bounds is None] == []

@@ -13,7 +13,7 @@ rank  unit                                                        holds
 2     ``sim.network``, ``sim.economics``                          links and collectives; power and money
 3     ``sim.serving``                                             workload, engines, router, fleet, perf model
 4     simulation: ``sim.simulation``, ``metrics``, ``outputs``,   one run, its summary and files, the figure
-      ``figures``, ``cli``, ``guard``                             style, the CLI and its guard
+      ``figures``, ``cli``, ``guard``, ``breakdown``              style, the CLI and its guard, where the time went
 5     ``sim.fidelity``, ``sim.study``                             validation and calibration; sweeps
 6     ``sim.planning``                                            frontiers, capacity plans, cost waterfalls
 7     commands: ``sim`` itself and the ``python -m sim.X`` doors  entry points
@@ -43,7 +43,7 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
     "economics": (2, ("sim.economics",)),
     "serving": (3, ("sim.serving",)),
     "simulation": (4, ("sim.simulation", "sim.measurement", "sim.uncertainty", "sim.metrics", "sim.outputs", "sim.figures",
-                       "sim.cli", "sim.guard", "sim.job")),
+                       "sim.cli", "sim.guard", "sim.job", "sim.breakdown")),
     "fidelity": (5, ("sim.fidelity",)),
     "study": (5, ("sim.study",)),
     "planning": (6, ("sim.planning",)),

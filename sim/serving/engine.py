@@ -2,35 +2,24 @@
 
 A worker (``tp`` GPUs holding one model replica) runs iterations back to back while it has work. Each
 iteration carries one decode token (1 + d with d draft tokens) for every request that has finished its
-prefill, and fills the rest of its token budget with prefill chunks: first those of requests already
-admitted, then of new requests taken from the worker's FIFO queue. A request is admitted while the batch
-has a free slot and its whole prompt (plus the slot of its first output token) fits in the free KV cache.
-The KV cache is the HBM left after weights and activations; every decode step grows each request's cache
-by one token, and when the growth does not fit the most recently admitted request is preempted: its cache
-is freed and it goes back to the head of the queue, to recompute its prompt and the tokens it had generated.
+prefill and fills the rest of its token budget with prefill chunks (of admitted requests first, then of new ones from its FIFO queue).
+A request is admitted while the batch has a free slot and its prompt (plus its first output token) fits in
+the free KV cache; when a decode step's growth does not fit, the latest admitted request is preempted and
+requeued at the head, to recompute what it had. A prompt's last chunk samples its first token (its TTFT).
 
-The last prefill chunk of a request samples its first output token (its TTFT); each decode iteration
-samples one more; a request completes at its last output token.
+Event skipping. Between two changes of the batch a run of decode-only iterations is predictable (its
+context grows by one token per request per iteration): with ``engine.event_skipping`` it is one event,
+timed in closed form (:class:`sim.serving.perf.DecodeRun`). A request arriving during the run, or a
+change of the rates of the worker's shared links (:meth:`Engine.replan`), takes effect at the next
+iteration boundary: the engine moves its wake-up to the end of the iteration in progress and plans again
+there, exactly as stepping iteration by iteration would (to the rounding of summed iteration times).
 
-Event skipping. Between two changes of the batch (an admission, a completion, a preemption, the end of a
-prefill chunk) a run of decode-only iterations is predictable: the batch is fixed and its total context
-grows by one token per request per iteration. With ``engine.event_skipping`` the engine advances such a
-run in one event, timed in closed form by the performance model (:class:`sim.serving.perf.DecodeRun`). A request
-arriving during the run can only join at an iteration boundary: the engine moves its wake-up to the end
-of the iteration in progress and plans again there, exactly as stepping iteration by iteration would
-(per-request times agree to the rounding of summed iteration times). With ``event_skipping: false`` every
-iteration is an event.
-
-O(1) bookkeeping. A run of k decode iterations costs O(1) whatever the batch: the engine keeps a decode
-clock (``step``, the decode iterations it has run) and a running total of the GPU-seconds charged to one
-decode token. A decoding request stores the step at which it will finish and the total when it joined, so
-its generated tokens and its cost are derived when it leaves; a heap of finish steps gives the next
-completion. Each request is charged the GPU-seconds of the iterations it took part in, in proportion to
-the tokens it had in each.
-
-The engine is a state machine driven by wake-up events on the simulation's SimPy environment rather than
-a generator process: an arrival must be able to bring the next wake-up forward, and a wake-up tagged with
-an epoch that a later plan superseded is simply ignored.
+O(1) bookkeeping. The engine keeps a decode clock (``step``) and a running total of the GPU-seconds
+charged to one decode token; a decoding request stores its finish step and the total when it joined, so
+its tokens and cost are derived when it leaves; a heap of finish steps gives the next completion. Each
+request is charged the GPU-seconds of the iterations it took part in, in proportion to its tokens in each.
+The engine is a state machine driven by wake-ups on the simulation's clock (a wake-up tagged with an epoch
+that a later plan superseded is ignored), not a generator process: an arrival must be able to bring it forward.
 """
 
 from __future__ import annotations
@@ -41,7 +30,7 @@ from typing import Callable
 
 from sim.clock import FleetEnvironment
 from sim.config import EngineConfig
-from sim.serving.perf import DecodeRun, PerformanceModel
+from sim.serving.perf import DecodeRun, Parts, PerformanceModel, RooflinePerf
 from sim.serving.requests import RequestTable, Status
 from sim.serving.speculative import Speculation
 
@@ -65,31 +54,27 @@ class Engine:
         horizon_s: float = float("inf"),
         spec: Speculation | None = None,
         role: str = "aggregated",
+        on_busy: Callable[[bool], None] | None = None,
     ):
-        self.env = env
-        self.worker_id = worker_id
-        self.gpus = gpus
-        self.perf = perf
-        self.max_batch = cfg.max_batch_size
-        self.max_tokens = cfg.max_tokens_per_iteration
-        self.event_skipping = cfg.event_skipping
+        self.env, self.worker_id, self.gpus, self.perf = env, worker_id, gpus, perf
+        self.max_batch, self.max_tokens, self.event_skipping = cfg.max_batch_size, cfg.max_tokens_per_iteration, cfg.event_skipping
         self.kv_capacity = kv_capacity_tokens  # in tokens of KV cache (per-GPU bytes / per-token bytes)
         self.kv_fixed = kv_fixed_tokens  # sliding-window cache reserved per request, in token units
         self.requests = requests
-        self._input = requests.input_list  # plain lists: faster scalar reads than numpy in the hot path
-        self._output = requests.output_list
-        self._status = requests.status
-        self._worker_of = requests.worker
-        self._generated = requests.generated
-        self._gpu_s = requests.gpu_s
-        self._first_token_s = requests.first_token_s
-        self._finish_s = requests.finish_s
+        # plain lists: faster scalar reads than numpy in the hot path
+        self._input, self._output, self._status, self._worker_of = requests.input_list, requests.output_list, requests.status, requests.worker
+        self._generated, self._gpu_s = requests.generated, requests.gpu_s
+        self._first_token_s, self._finish_s = requests.first_token_s, requests.finish_s
         self.on_complete = on_complete  # a request completed (prefill role: its prefill is done)
         self.horizon_s = horizon_s  # the clock stops here: work ending later stays in progress
         self.spec = spec or Speculation(cfg.speculative)
         self._spec_z = requests.spec_z
         self.prefill_only = role == "prefill"  # hands every request over at the end of its prefill
         self.kv_ready: set[int] = set()  # decode role: requests whose KV cache arrived from a prefill worker
+        self.on_busy = on_busy  # told when the worker becomes busy or idle (its flows on shared links)
+        self._roofline: RooflinePerf | None = perf if isinstance(perf, RooflinePerf) else None
+        # seconds (and bytes) of the iterations run, in the roofline's parts; None for other models
+        self.part_totals: Parts | None = Parts() if self._roofline is not None else None
 
         self.queue: deque[int] = deque()
         self.admitted: dict[int, None] = {}  # running requests in admission order (last: first to preempt)
@@ -99,31 +84,22 @@ class Engine:
         self._finish_heap: list[tuple[int, int]] = []  # (finish step, rid) of every decoding request
         self.step = 0  # decode iterations run so far
         self.gpu_s_per_decode_token = 0.0  # cumulative GPU-seconds charged to one decode token per iteration
-        self.kv_used = 0.0  # tokens of KV cache reserved
-        self.decode_context = 0.0  # total context (input + generated) of the decoding requests
-        # Context the decoding batch adds per iteration: one token per request, or with speculative
-        # decoding each request's own rate (its tokens left when it joined over its drawn iterations).
-        self.decode_growth = 0.0
+        self.kv_used, self.decode_context = 0.0, 0.0  # KV tokens reserved; context of the decoding requests
+        # Context the decoding batch adds per iteration: one token per request, or with MTP each request's
+        self.decode_growth = 0.0  # own rate (its tokens left when it joined over its drawn iterations)
 
         # The work in progress: one iteration with prefill chunks, or a run of decode iterations.
         self._epoch = 0  # tags the current wake-up; older wake-ups are ignored
         self._busy = False
-        self._mixed: tuple[list[tuple[int, int, int]], int, float] | None = None  # chunks, tokens, duration
+        self._mixed: tuple[list[tuple[int, int, int]], int, float, Parts | None] | None = None  # chunks, tokens, s, parts
         self._run: DecodeRun | None = None
-        self._run_start_s = 0.0
-        self._run_iterations = 0
-        self._run_duration_s = 0.0
-        self._run_batch = 0
+        self._run_start_s, self._run_iterations, self._run_duration_s, self._run_batch = 0.0, 0, 0.0, 0
         self._interruptible = False  # an arrival may join the run at its next iteration boundary
 
         # Counters (read by metrics at the end)
-        self.busy_s = 0.0
-        self.events = 0
-        self.iterations = 0
-        self.prefill_tokens_done = 0
+        self.busy_s, self.events, self.iterations, self.prefill_tokens_done, self.preemptions = 0.0, 0, 0, 0, 0
         self.decode_steps_done = 0  # decode steps of requests (tokens, without speculative decoding)
         self.prefills_done = 0  # prompts fully prefilled (each samples one token)
-        self.preemptions = 0
         self._wake_callback = self._on_wake  # one bound method, not one per wake-up
 
     # --- interface for the router ----------------------------------------------------------
@@ -137,11 +113,8 @@ class Engine:
         return len(self.queue)
 
     def submit(self, rid: int, kv_ready: bool = False) -> None:
-        """Put a request in this worker's queue; make sure the engine looks at it at its next boundary.
-
-        ``kv_ready``: its prompt was prefilled elsewhere and its KV cache transferred here, so it joins
-        the decode batch directly when admitted.
-        """
+        """Queue a request; the engine looks at it at its next boundary. ``kv_ready``: its prompt was
+        prefilled elsewhere and its KV cache transferred here: it joins the decode batch when admitted."""
         if kv_ready:
             self.kv_ready.add(rid)
         self.queue.append(rid)
@@ -149,19 +122,27 @@ class Engine:
         self._status[rid] = _QUEUED
         if not self._busy:
             self._busy = True
+            if self.on_busy is not None:
+                self.on_busy(True)
             self._wake_at(self.env.now)  # after every arrival of this instant
         elif self._interruptible:
-            self._interruptible = False
-            now_s = self.env.now
-            elapsed_s = now_s - self._run_start_s
-            # Before the run starts (a prefill iteration is in progress) join at its start; from its
-            # start on, join after the iteration in progress.
-            run = self._run
-            assert run is not None  # only a planned decode run is interruptible
-            done, duration_s = run.boundary(elapsed_s) if elapsed_s >= 0 else (0, 0.0)
-            if done < self._run_iterations:
-                self._run_iterations, self._run_duration_s = done, duration_s
-                self._wake_at(max(now_s, self._run_start_s + duration_s))
+            self._cut_run()
+
+    def replan(self) -> None:
+        """The rates of the worker's links changed: plan again from the next iteration boundary."""
+        if self._run is not None:
+            self._cut_run()
+
+    def _cut_run(self) -> None:
+        """End the planned decode run after the iteration in progress (at its start if not begun)."""
+        self._interruptible = False
+        now_s, run = self.env.now, self._run
+        elapsed_s = now_s - self._run_start_s
+        assert run is not None
+        done, duration_s = run.boundary(elapsed_s) if elapsed_s >= 0 else (0, 0.0)
+        if done < self._run_iterations:
+            self._run_iterations, self._run_duration_s = done, duration_s
+            self._wake_at(max(now_s, self._run_start_s + duration_s))
 
     # --- wake-ups --------------------------------------------------------------------------------
     def _wake_at(self, time_s: float) -> None:
@@ -174,13 +155,14 @@ class Engine:
         self.events += 1
         self._interruptible = False  # completions below may submit to this engine: it plans next anyway
         now_s = self.env.now
-        if self._run is not None:
+        run = self._run
+        if run is not None:
             self._run = None
-            self._apply_decode_run(self._run_iterations, self._run_duration_s, now_s)
+            self._apply_decode_run(run, self._run_iterations, self._run_duration_s, now_s)
         elif self._mixed is not None:
-            chunks, prefill_tokens, duration_s = self._mixed
+            chunks, prefill_tokens, duration_s, parts = self._mixed
             self._mixed = None
-            self._apply_mixed(chunks, prefill_tokens, duration_s, now_s)
+            self._apply_mixed(chunks, prefill_tokens, duration_s, now_s, parts)
         self._plan(now_s)
 
     def _plan(self, now_s: float) -> None:
@@ -188,6 +170,8 @@ class Engine:
         queue = self.queue
         if not queue and not self.admitted:
             self._busy = False
+            if self.on_busy is not None:
+                self.on_busy(False)
             return
         batch = len(self.decoding)
         preempted = batch > 0 and self.kv_used + self.decode_growth > self.kv_capacity and self._make_room_for_decode()
@@ -206,15 +190,17 @@ class Engine:
             prefill_tokens += size
             pairs += size * start + size * (size + 1) / 2
             kv_read += start + size
-        duration_s = self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
+        roofline = self._roofline  # with it, the iteration's time in parts
+        parts = roofline.iteration_parts(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks)) if roofline is not None else None
+        duration_s = parts.seconds() if parts is not None else self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
         end_s = now_s + duration_s
         quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s
         if quiet and self._ends_quietly(chunks):
             # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
-            self._apply_mixed(chunks, prefill_tokens, duration_s, end_s)
+            self._apply_mixed(chunks, prefill_tokens, duration_s, end_s, parts)
             self._plan_decode_run(end_s, False)
         else:
-            self._mixed = (chunks, prefill_tokens, duration_s)
+            self._mixed = (chunks, prefill_tokens, duration_s, parts)
             self._wake_at(end_s)
 
     def _ends_quietly(self, chunks: list[tuple[int, int, int]]) -> bool:
@@ -258,8 +244,7 @@ class Engine:
         return preempted
 
     def _prefill_chunks(self) -> list[tuple[int, int, int]]:
-        """Chunks (request, start token, size) of admitted prompts that fit in the token budget (what
-        the decoding requests leave of it: 1 + d query tokens each with speculative decoding)."""
+        """Chunks (request, start, size) of admitted prompts in what decoding (1 + d tokens each) leaves of the budget."""
         budget = self.max_tokens - len(self.decoding) * self.spec.query_tokens
         chunks = []
         for rid, (prompt, done) in self.prefilling.items():
@@ -307,11 +292,15 @@ class Engine:
         return chunks
 
     # --- advancing the state -------------------------------------------------------------------
-    def _apply_mixed(self, chunks: list[tuple[int, int, int]], prefill_tokens: int, duration_s: float, end_s: float) -> None:
+    def _apply_mixed(
+        self, chunks: list[tuple[int, int, int]], prefill_tokens: int, duration_s: float, end_s: float, parts: Parts | None
+    ) -> None:
         """End (at ``end_s``) of an iteration of prefill chunks plus one decode token per decoding request."""
         batch = len(self.decoding)
         gpu_s_per_token = self.gpus * duration_s / (prefill_tokens + batch)
         self.busy_s += duration_s
+        if parts is not None:
+            self._add_parts(parts, 1, 0.0, None)
         self.iterations += 1
         self.prefill_tokens_done += prefill_tokens
         self.decode_steps_done += batch
@@ -329,20 +318,30 @@ class Engine:
                 self._finish_prefill(rid, end_s)
         self._complete_finished(end_s)
 
-    def _apply_decode_run(self, iterations: int, duration_s: float, now_s: float) -> None:
+    def _apply_decode_run(self, run: DecodeRun, iterations: int, duration_s: float, now_s: float) -> None:
         """End (at ``now_s``) of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
         batch = self._run_batch
+        if run.parts is not None:
+            self._add_parts(run.parts, iterations, duration_s, run)
         self.step += iterations
         self.gpu_s_per_decode_token += self.gpus * duration_s / batch
         growth = iterations * self.decode_growth
-        self.kv_used += growth
-        self.decode_context += growth
+        self.kv_used, self.decode_context = self.kv_used + growth, self.decode_context + growth
         self.busy_s += duration_s
         self.iterations += iterations
         self.decode_steps_done += batch * iterations
         heap = self._finish_heap
         if heap and heap[0][0] <= self.step:
             self._complete_finished(now_s)
+
+    def _add_parts(self, parts: Parts, times: int, duration_s: float, run: DecodeRun | None) -> None:
+        totals = self.part_totals
+        assert totals is not None  # parts come from a roofline model
+        totals.add(parts, times)
+        if run is not None:  # a decode run's attention: its line 1 is compute, line 2 memory
+            compute_s, memory_s = run.lines_s(times, duration_s)
+            totals.attention_compute_s += compute_s
+            totals.attention_memory_s += memory_s
 
     def _complete_finished(self, now_s: float) -> None:
         heap, step = self._finish_heap, self.step
@@ -351,14 +350,15 @@ class Engine:
 
     def settle(self) -> None:
         """At the end of the clock: apply the decode iterations that ended by now, sync the request table."""
-        if self._run is not None:
+        run = self._run
+        if run is not None:
             elapsed_s = self.env.now - self._run_start_s
-            done, duration_s = self._run.boundary(elapsed_s)
+            done, duration_s = run.boundary(elapsed_s)
             if duration_s > elapsed_s:
                 done -= 1
-                duration_s = self._run.elapsed_s(done)
+                duration_s = run.elapsed_s(done)
             if done > 0:
-                self._apply_decode_run(done, duration_s, self._run_start_s + duration_s)
+                self._apply_decode_run(run, done, duration_s, self._run_start_s + duration_s)
             self._run = None
         for rid, (finish, mark, joined, left) in self.decoding.items():
             self._generated[rid] = self._generated_at(rid, finish, joined, left)

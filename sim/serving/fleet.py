@@ -7,7 +7,8 @@ fleet is disaggregated: that many prefill-only workers of ``prefill_worker.tp`` 
 workers. A worker holds one model replica:
 its HBM, less the engine's headroom, less the weights, less an activation reserve, is KV cache.
 Whether the model fits, and whether the longest request fits in the cache, is checked here, before any
-simulation runs.
+simulation runs. The workers are placed on the GPUs of the fleet's scale-up domains
+(:mod:`sim.network.placement`), which decides the links their collectives cross.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sim.bounds import run_estimate
-from sim.config import ConfigError, EngineConfig, FleetConfig, WorkerConfig
-from sim.serving.perf import kv_shards
+from sim.config import ConfigError, EngineConfig, FleetConfig, PerfConfig, WorkerConfig
+from sim.network.collectives import Collectives
+from sim.network.placement import Placement, check_width, place, place_fleet
+from sim.serving.constant_perf import ConstantPerf
+from sim.serving.perf import PerformanceModel, RooflinePerf, kv_shards
+from sim.serving.speculative import Speculation
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
@@ -116,6 +121,7 @@ class Pools:
     workers: int  # aggregated workers, or decode workers when disaggregated
     prefill_workers: int  # 0: aggregated serving
     gpus: int  # GPUs of the fleet (whole racks when the racks set the worker count)
+    placement: Placement | None = None  # the GPUs of every worker: prefill workers first, then the others
 
     @property
     def disaggregated(self) -> bool:
@@ -140,6 +146,10 @@ def validate_layout(
             f"engine.max_batch_size={engine.max_batch_size} requests x {query_tokens} token(s) each{each} = "
             f"{engine.max_batch_size * query_tokens}; raise engine.max_tokens_per_iteration to at least that or lower engine.max_batch_size"
         )
+    topology = platform.topology
+    check_width(topology, worker.tp, "worker")
+    if fleet.prefill_workers:
+        check_width(topology, prefill_worker.tp, "prefill_worker")
     prefill_gpus = fleet.prefill_workers * prefill_worker.tp
     if fleet.workers:  # an explicit deployment: exactly its workers' GPUs
         pools = Pools(fleet.workers, fleet.prefill_workers, fleet.workers * worker.tp + prefill_gpus)
@@ -160,4 +170,35 @@ def validate_layout(
             f"{MAX_WORKERS:,} workers at most; building its engines alone would take {run_estimate(0, workers)}); "
             "lower fleet.racks or fleet.workers (simulate a slice of the fleet: its per-GPU figures scale)"
         )
-    return pools
+    return replace(pools, **placed(platform, pools, worker, prefill_worker, fleet))
+
+
+def placed(platform: Platform, pools: Pools, worker: WorkerConfig, prefill_worker: WorkerConfig, fleet: FleetConfig) -> dict:
+    """The placement of the pools' workers on the racks' domains (as many more as an explicit deployment
+    needs); with the racks setting the count, as many workers as the domains hold whole."""
+    topology = platform.topology
+    prefill = [prefill_worker.tp] * pools.prefill_workers
+    domains = fleet.racks * platform.gpus_per_rack // topology.domain_gpus
+    if fleet.workers:
+        return {"placement": place_fleet(topology, prefill + [worker.tp] * pools.workers, domains, fleet.placement, grow=True)}
+    for count in range(pools.workers, 0, -1):
+        fitted = place(topology, prefill + [worker.tp] * count, domains, fleet.placement)
+        if fitted is not None:
+            return {"workers": count, "placement": fitted}
+    raise ConfigError(
+        f"the {fleet.racks} rack(s) ({domains} scale-up domains of {topology.domain_gpus} GPUs) cannot place "
+        f"{pools.prefill_workers} prefill worker(s) of prefill_worker.tp={prefill_worker.tp} and a worker of "
+        f"worker.tp={worker.tp} without splitting one across domains; raise fleet.racks or use smaller workers"
+    )
+
+
+def build_perf_model(
+    platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig,
+    spec: Speculation | None = None, collectives: Collectives | None = None,
+) -> PerformanceModel:
+    """The performance model named by ``perf.kind`` (the roofline for a worker with these collectives)."""
+    if cfg.kind == "roofline":
+        return RooflinePerf(platform, model, precision, worker, cfg, spec, collectives)
+    if cfg.kind == "constant":
+        return ConstantPerf(cfg)
+    raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")

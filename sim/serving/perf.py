@@ -1,22 +1,24 @@
-"""Performance models: how long one engine iteration takes on one worker.
+"""Performance models: how long one engine iteration takes on one worker, and where the time goes.
 
 An iteration processes a batch of prefill chunks and decode tokens. Its shape is summarised by a few
 numbers (tokens, attention pairs, KV tokens read) and a model turns it into seconds:
 
 * :class:`RooflinePerf` derives the time from physics. Per GPU of the worker, the GEMMs take the
   larger of their FLOPs over the tensor-core rate and their weight bytes over HBM bandwidth; attention
-  takes the larger of its FLOPs and the KV-cache bytes it reads; tensor-parallel all-reduces cost
-  their bytes over the link bandwidth plus a fixed latency each; a fixed overhead covers scheduling
-  and kernel launches. Efficiency factors (achieved / peak) are config values.
-* :class:`ConstantPerf` is a fixed time per iteration plus a time per token, for tests (it turns a
-  worker with batch size 1 into an M/D/1 server) and for users with measured numbers.
+  takes the larger of its FLOPs and the KV-cache bytes it reads; the collectives (MoE all-to-all,
+  tensor-parallel all-reduce) cost their bytes on each kind of link over the rate the worker gets there,
+  plus their latencies (:mod:`sim.network.collectives`); a fixed overhead covers scheduling and kernel
+  launches. :meth:`RooflinePerf.iteration_parts` gives the same time split into its :data:`PARTS`, each
+  at its bound (compute or memory; link bandwidth or latency).
+* :class:`sim.serving.constant_perf.ConstantPerf`: a fixed time per iteration plus a time per token.
 
 A run of decode-only iterations with a fixed batch is predictable: the batch's total context grows by
 one token per request per iteration. Both models describe such a run as a :class:`DecodeRun`, whose
 i-th iteration takes ``c + max(p1 + q1·i, p2 + q2·i)`` seconds (the attention term is the larger of a
 compute and a memory line, both affine in the context), so the time of its first k iterations, and the
 iteration in progress at a given moment, are closed-form: the engine advances any number of decode
-iterations in O(1).
+iterations in O(1). The rates of a worker's links are constant over a run; a worker whose links are
+shared learns of new rates from the fabric and plans its next run with them (:meth:`RooflinePerf.set_link_rates`).
 """
 
 from __future__ import annotations
@@ -24,13 +26,63 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from sim.config import ConfigError, EngineConfig, PerfConfig, SpeculativeConfig, WorkerConfig
+from sim.config import ConfigError, PerfConfig, SpeculativeConfig, WorkerConfig
+from sim.network.collectives import Collectives
 from sim.serving.speculative import Speculation
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
 
-_EFFICIENCIES = ("compute_efficiency", "attention_efficiency", "memory_efficiency", "comm_efficiency")
+_EFFICIENCIES = (
+    "compute_efficiency", "attention_efficiency", "memory_efficiency", "alltoall_scaleup_efficiency",
+    "alltoall_scaleout_efficiency", "allreduce_scaleup_efficiency", "allreduce_scaleout_efficiency",
+)
+
+#: An iteration's time in parts, in seconds (they add up to it), then the bytes one GPU moves over its
+#: scale-up port and its NIC (the mean over the worker's GPUs): the fields of :class:`Parts`.
+PARTS = (
+    "gemm_compute_s", "gemm_memory_s", "attention_compute_s", "attention_memory_s", "alltoall_link_s",
+    "alltoall_latency_s", "allreduce_link_s", "allreduce_latency_s", "overhead_s", "scaleup_bytes", "scaleout_bytes",
+)
+
+
+class Parts:
+    """An iteration's (or many iterations') time in :data:`PARTS`, each at its bound (plain floats: cheap to add)."""
+
+    __slots__ = PARTS
+
+    def __init__(self) -> None:
+        self.gemm_compute_s = self.gemm_memory_s = self.attention_compute_s = self.attention_memory_s = 0.0
+        self.alltoall_link_s = self.alltoall_latency_s = self.allreduce_link_s = self.allreduce_latency_s = 0.0
+        self.overhead_s = self.scaleup_bytes = self.scaleout_bytes = 0.0
+
+    def seconds(self) -> float:
+        return (
+            self.gemm_compute_s + self.gemm_memory_s + self.attention_compute_s + self.attention_memory_s + self.alltoall_link_s
+            + self.alltoall_latency_s + self.allreduce_link_s + self.allreduce_latency_s + self.overhead_s
+        )
+
+    def add(self, other: "Parts", times: float) -> None:
+        self.gemm_compute_s += times * other.gemm_compute_s
+        self.gemm_memory_s += times * other.gemm_memory_s
+        self.attention_compute_s += times * other.attention_compute_s
+        self.attention_memory_s += times * other.attention_memory_s
+        self.alltoall_link_s += times * other.alltoall_link_s
+        self.alltoall_latency_s += times * other.alltoall_latency_s
+        self.allreduce_link_s += times * other.allreduce_link_s
+        self.allreduce_latency_s += times * other.allreduce_latency_s
+        self.overhead_s += times * other.overhead_s
+        self.scaleup_bytes += times * other.scaleup_bytes
+        self.scaleout_bytes += times * other.scaleout_bytes
+
+    def add_gemm(self, compute_s: float, memory_s: float) -> None:  # the larger, at its bound
+        if compute_s >= memory_s:
+            self.gemm_compute_s += compute_s
+        else:
+            self.gemm_memory_s += memory_s
+
+    def values(self) -> list[float]:
+        return [getattr(self, name) for name in PARTS]
 
 
 def _calibrated_value(cfg: PerfConfig, key: str) -> float:
@@ -46,12 +98,15 @@ class DecodeRun:
 
     Stored as at most two pieces, split where the two lines cross: iteration i takes ``a + q·i`` before
     the crossing index and ``a2 + q2·(i - cross)`` from it on (``cross`` is None for one piece).
+    ``parts``: the constant ``c`` split into :data:`PARTS` (None if the model does not say).
     """
 
-    __slots__ = ("a", "q", "cross", "cross_s", "a2", "q2")
+    __slots__ = ("a", "q", "cross", "cross_s", "a2", "q2", "c", "swapped", "parts")
 
-    def __init__(self, c: float, p1: float, q1: float, p2: float, q2: float):
-        if p1 < p2 or (p1 == p2 and q1 < q2):
+    def __init__(self, c: float, p1: float, q1: float, p2: float, q2: float, parts: Parts | None = None):
+        self.c, self.parts = c, parts
+        self.swapped = p1 < p2 or (p1 == p2 and q1 < q2)
+        if self.swapped:
             p1, q1, p2, q2 = p2, q2, p1, q1  # line 1 is the larger at i = 0
         self.a, self.q = c + p1, q1
         if q2 <= q1:
@@ -69,6 +124,16 @@ class DecodeRun:
             return self.a * k + self.q * k * (k - 1) / 2
         j = k - cross
         return self.cross_s + self.a2 * j + self.q2 * j * (j - 1) / 2
+
+    def lines_s(self, k: int, elapsed_s: float) -> tuple[float, float]:
+        """Seconds the first ``k`` iterations (``elapsed_s``) spend on the max() term: on line 1, on line 2."""
+        cross = self.cross
+        on_first = elapsed_s - self.c * k
+        on_second = 0.0
+        if cross is not None and k > cross:
+            on_first = self.cross_s - self.c * cross
+            on_second = elapsed_s - self.cross_s - self.c * (k - cross)
+        return (on_second, on_first) if self.swapped else (on_first, on_second)
 
     def boundary(self, elapsed_s: float) -> tuple[int, float]:
         """The first iteration boundary at or after ``elapsed_s``: the smallest k >= 1 whose first k
@@ -99,13 +164,8 @@ class PerformanceModel(Protocol):
     """Time of one iteration of a worker's engine, in seconds."""
 
     def iteration_time_s(
-        self,
-        prefill_tokens: int,
-        prefill_pairs: float,
-        prefill_kv_tokens: float,
-        decode_tokens: int,
-        decode_context_tokens: float,
-        prefill_chunks: int = 1,
+        self, prefill_tokens: int, prefill_pairs: float, prefill_kv_tokens: float, decode_tokens: int,
+        decode_context_tokens: float, prefill_chunks: int = 1,
     ) -> float:
         """Seconds for an iteration with these prefill and decode parts.
 
@@ -122,58 +182,57 @@ class PerformanceModel(Protocol):
         ...
 
 
-class ConstantPerf:
-    """A fixed time per iteration plus a time per processed token."""
-
-    def __init__(self, cfg: PerfConfig):  # the ranges of both numbers are checked on the schema
-        self.iteration_s = cfg.constant_iteration_s
-        self.per_token_s = cfg.constant_per_token_s
-
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
-        return self.iteration_s + self.per_token_s * (prefill_tokens + decode_tokens)
-
-    def decode_run(self, batch: int, context_tokens: float, growth_tokens: float) -> DecodeRun:
-        return DecodeRun(self.iteration_s + self.per_token_s * batch, 0.0, 0.0, 0.0, 0.0)
-
-
 class RooflinePerf:
-    """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes, layout and efficiencies.
+    """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes, layout, placement and efficiencies.
 
     Times are those of the busiest GPU of the worker. Per GPU, each GEMM group (the non-expert layers,
-    the routed experts, the output head) takes the larger of its FLOPs over the tensor-core rate and its
-    weight bytes over HBM bandwidth; attention the larger of its FLOPs and the KV bytes it reads.
+    the routed experts, the output head) and attention take the larger of their FLOPs and bytes.
 
     Layout. With tensor-parallel attention every GPU holds 1/tp of the non-expert weights and reads
     the whole MLA latent (GQA: its share of the KV heads); each layer all-reduces its output. With
     ``dp_attn`` every GPU holds all non-expert weights and attends for its own 1/tp of the requests
-    (the busiest holds ⌈B/tp⌉ of B), so it reads only their KV cache, and no all-reduce is needed. The
-    routed experts are split over ``ep`` groups; a MoE layer moves each token to its top-k experts and
-    back (all-to-all), and waits for the busiest group: with N = T·k routings of T tokens over ``ep``
-    groups, the expected maximum load is about N/ep·(1 + √(2·ln(ep)·(ep−1)/N)) (the normal tail of a
-    multinomial). The weight bytes of the experts are those of the experts the tokens hit.
+    (the busiest holds ⌈B/tp⌉ of B), and no all-reduce is needed. A MoE layer moves each token to its
+    top-k experts over ``ep`` groups and back (all-to-all), and waits for the busiest group: with N = T·k
+    routings, its expected load is about N/ep·(1 + √(2·ln(ep)·(ep−1)/N)) (a multinomial's normal tail),
+    and its GPUs receive that much more. Expert weight bytes are those of the experts the tokens hit.
 
-    Speculative decoding (MTP) makes each decode request ``1 + d`` query tokens for the main model and
-    adds ``d`` sequential passes of the draft module (``draft_layers`` layers plus the head) at one token
-    per request.
+    Collectives (:class:`sim.network.collectives.Collectives`, from where the worker sits): each kind of
+    link at its rate (alone, or the worker's share when it shares links) times the achieved fraction of
+    that algorithm on that link, plus latencies. With ``worker.overlap_comm`` two micro-batches alternate:
+    one's collectives run during the other's GEMMs, so only what exceeds the GEMMs is exposed, at the
+    price of twice the collectives' latencies and of reading the weights twice (attention and the
+    iteration overhead are not overlapped).
+
+    Speculative decoding (MTP): each decode request is ``1 + d`` query tokens, plus ``d`` sequential passes
+    of the draft module (``draft_layers`` layers and the head) at one token per request.
     """
 
     def __init__(
-        self, platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
+        self,
+        platform: Platform,
+        model: ModelArch,
+        precision: Precision,
+        worker: WorkerConfig,
+        cfg: PerfConfig,
+        spec: Speculation | None = None,
+        collectives: Collectives | None = None,
     ):
         # their ranges are checked on the schema (perf.* and calibration.*), before the calibration fills them in
         factors = {key: _calibrated_value(cfg, key) for key in _EFFICIENCIES + ("iteration_overhead_s", "collective_latency_s")}
         spec = spec or Speculation(SpeculativeConfig())
+        comm = collectives or Collectives.alone(platform.topology, worker.tp, factors["collective_latency_s"])
         tp = worker.tp
         ep = worker.ep or tp if model.is_moe else 1
         dp = worker.dp_attn
-        self.tp, self.ep, self.dp_attn = tp, ep, dp
+        self.tp, self.ep, self.dp_attn, self.overlap = tp, ep, dp, worker.overlap_comm
         self.model = model
+        self.collectives = comm
         self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * factors["compute_efficiency"]
         # Attention kernels run in BF16 (the KV cache is dequantised on load).
         self.attn_flops_per_s = platform.peak_flops("bf16") * factors["attention_efficiency"]
         self.hbm_bytes_per_s = platform.hbm_bytes_per_s * factors["memory_efficiency"]
-        self.link_bytes_per_s = platform.link_bytes_per_s(tp) * factors["comm_efficiency"]
         self.overhead_s = factors["iteration_overhead_s"]
+        self.weight_reads = 2.0 if self.overlap else 1.0  # two micro-batches read the weights twice
 
         # Per GPU. Read every iteration: the non-expert weights (all of them with dp_attn, 1/tp without)
         # and the BF16 output head for sampled tokens; the input embedding is only looked up.
@@ -195,29 +254,32 @@ class RooflinePerf:
         self.kv_bytes_per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
         self.kv_window_bytes = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
 
-        # Communication per token, per GPU. Tensor-parallel attention all-reduces every layer's output
-        # (ring: each rank sends 2(tp-1)/tp of the BF16 hidden state), and dense MLPs theirs. With
-        # expert parallelism (ep > 1) a MoE layer exchanges tokens all-to-all: each rank dispatches its
-        # 1/tp share of the tokens to their top-k experts and receives their outputs back, the
-        # (ep-1)/ep held by other groups crossing the link; without it, MoE layers all-reduce.
-        hidden, layers = model.cfg.hidden, model.cfg.layers
-        allreduce_bytes = 2 * (tp - 1) / tp * hidden * 2.0 if tp > 1 else 0.0
+        # Communication per token of the worker, per GPU. Tensor-parallel attention all-reduces every
+        # layer's BF16 output, and dense MLPs theirs. With ep > 1 a MoE layer's all-to-all: each rank
+        # dispatches its 1/tp of the tokens to their top-k experts and receives their outputs back, the
+        # (ep-1)/ep held by other groups crossing a link; without it, MoE layers all-reduce.
+        layers = model.cfg.layers
         if model.is_moe and ep > 1:
             exchanged = model.moe_dispatch_bytes_per_token(precision.activation_dtype) + model.moe_combine_bytes_per_token()
             self.moe_comm_bytes_per_token = exchanged / tp * (ep - 1) / ep
-            moe_collectives = 2 * model.moe_layers
-            moe_allreduce = 0.0
+            alltoalls = 2 * model.moe_layers
+            allreduces = 0 if dp or tp == 1 else layers + model.dense_layers
         else:
             self.moe_comm_bytes_per_token = 0.0
-            moe_allreduce = model.moe_layers * allreduce_bytes
-            moe_collectives = model.moe_layers if tp > 1 else 0
-        if dp:
-            self.allreduce_bytes_per_token = 0.0
-            collectives = moe_collectives
-        else:
-            self.allreduce_bytes_per_token = (layers + model.dense_layers) * allreduce_bytes + moe_allreduce
-            collectives = (layers + model.dense_layers if tp > 1 else 0) + moe_collectives
-        self.collective_s = collectives * factors["collective_latency_s"]
+            alltoalls = 0
+            allreduces = 0 if dp or tp == 1 else layers + model.dense_layers + model.moe_layers
+        vector = model.cfg.hidden * 2.0  # the BF16 hidden state of one token
+        self.allreduce_bytes_per_token = allreduces * vector * 2 * (tp - 1) / tp  # a flat ring's, per GPU
+        self.a2a_up_per_token = self.moe_comm_bytes_per_token * comm.alltoall_up_share
+        self.a2a_out_per_token = self.moe_comm_bytes_per_token * comm.alltoall_out_share
+        self.ar_up_per_token = allreduces * vector * comm.allreduce_up_factor
+        self.ar_out_per_token = allreduces * vector * comm.allreduce_out_factor
+        self.alltoall_latency_s = alltoalls * comm.alltoall_latency_s * self.weight_reads  # per micro-batch
+        self.allreduce_latency_s = allreduces * comm.allreduce_latency_s * self.weight_reads
+        self.a2a_up_eff, self.a2a_out_eff = factors["alltoall_scaleup_efficiency"], factors["alltoall_scaleout_efficiency"]
+        self.ar_up_eff, self.ar_out_eff = factors["allreduce_scaleup_efficiency"], factors["allreduce_scaleout_efficiency"]
+        self.scaleup_bytes_per_s = comm.scaleup_bytes_per_s  # per GPU port: alone, or the fabric's share
+        self.scaleout_bytes_per_s = comm.scaleout_bytes_per_s
 
         # Speculative decoding: query tokens per decode request, and the draft passes' share of a layer.
         self.query_tokens = spec.query_tokens
@@ -225,16 +287,21 @@ class RooflinePerf:
         self.draft_share = spec.draft_layers / layers  # the draft module, as a fraction of the main layers
         self._flops_s_per_context_token = self.attn_pair_flops_decode / self.attn_flops_per_s
         self._bytes_s_per_context_token = self.kv_bytes_per_token / self.hbm_bytes_per_s
-        self._expert_cache: dict[int, tuple[float, float]] = {}
-        self._balanced_cache: dict[int, float] = {}  # layers_time_s with share 1
-        self._decode_constants: dict[int, tuple[float, ...]] = {}
+        self._expert_cache: dict[int, tuple[float, float, float]] = {}
+        self._balanced_cache: dict[int, Parts] = {}  # layer parts with share 1
+        self._decode_constants: dict[int, tuple[float, float, float, float, float, Parts]] = {}
 
     @property
-    def comm_bytes_per_token(self) -> float:
-        """Bytes one token makes a GPU send, with the experts' load balanced."""
+    def comm_bytes_per_token(self) -> float:  # bytes one token makes a GPU send, the experts' load balanced
         return self.allreduce_bytes_per_token + self.moe_comm_bytes_per_token
 
-    # --- the parts of an iteration ------------------------------------------------------------
+    def set_link_rates(self, scaleup_bytes_per_s: float, scaleout_bytes_per_s: float) -> None:
+        """The rates the fabric now gives the worker per GPU port; later iterations are timed with them."""
+        if scaleup_bytes_per_s != self.scaleup_bytes_per_s or scaleout_bytes_per_s != self.scaleout_bytes_per_s:
+            self.scaleup_bytes_per_s, self.scaleout_bytes_per_s = scaleup_bytes_per_s, scaleout_bytes_per_s
+            self._balanced_cache = {}
+            self._decode_constants = {}
+
     def moe_imbalance(self, tokens: float) -> float:
         """Load of the busiest expert-parallel group over the mean, for ``tokens`` tokens routed."""
         ep = self.ep
@@ -254,43 +321,56 @@ class RooflinePerf:
         """Layer weight bytes the busiest GPU reads in an iteration of ``tokens`` tokens (head excluded)."""
         return self.dense_bytes + (self.experts_hit(tokens) * self.expert_bytes if self.model.is_moe else 0.0)
 
-    def layers_time_s(self, tokens: int, share: float = 1.0) -> float:
-        """Seconds of the GEMMs and communication of all layers for ``tokens`` tokens, when the busiest
+    def layer_parts(self, tokens: int, share: float = 1.0) -> Parts:
+        """The :data:`PARTS` of all layers' GEMMs and collectives for ``tokens`` tokens, when the busiest
         GPU holds ``share`` times its even part of them (dp_attn; 1 with tensor-parallel attention)."""
         if share == 1.0:
             cached = self._balanced_cache.get(tokens)
             if cached is not None:
                 return cached
-        f, b = self.gemm_flops_per_s, self.hbm_bytes_per_s
-        t = max(share * tokens * self.dense_flops_per_token / f, self.dense_bytes / b)
-        experts_s, moe_bytes = self._expert_cache.get(tokens) or self._experts(tokens)
-        comm_bytes = tokens * self.allreduce_bytes_per_token + share * moe_bytes
-        t += experts_s + self.collective_s + comm_bytes / self.link_bytes_per_s
+        f, b, reads = self.gemm_flops_per_s, self.hbm_bytes_per_s, self.weight_reads
+        parts = Parts()
+        parts.add_gemm(share * tokens * self.dense_flops_per_token / f, reads * self.dense_bytes / b)
+        experts_c, experts_m, imbalance = self._expert_cache.get(tokens) or self._experts(tokens)
+        if experts_c or experts_m:
+            parts.add_gemm(experts_c, experts_m * reads)
+        a2a = share * tokens * imbalance  # tokens the busiest GPU exchanges
+        up, out = self.scaleup_bytes_per_s, self.scaleout_bytes_per_s
+        parts.alltoall_link_s = max(a2a * self.a2a_up_per_token / (self.a2a_up_eff * up), a2a * self.a2a_out_per_token / (self.a2a_out_eff * out))
+        parts.allreduce_link_s = tokens * (self.ar_up_per_token / (self.ar_up_eff * up) + self.ar_out_per_token / (self.ar_out_eff * out))
+        parts.alltoall_latency_s = self.alltoall_latency_s if tokens else 0.0
+        parts.allreduce_latency_s = self.allreduce_latency_s if tokens else 0.0
+        if self.overlap:  # what the other micro-batch's GEMMs hide is not waited for
+            comm = parts.alltoall_link_s + parts.alltoall_latency_s + parts.allreduce_link_s + parts.allreduce_latency_s
+            exposed = max(0.0, comm - parts.gemm_compute_s - parts.gemm_memory_s) / comm if comm > 0 else 0.0
+            parts.alltoall_link_s, parts.alltoall_latency_s = exposed * parts.alltoall_link_s, exposed * parts.alltoall_latency_s
+            parts.allreduce_link_s, parts.allreduce_latency_s = exposed * parts.allreduce_link_s, exposed * parts.allreduce_latency_s
+        parts.scaleup_bytes = tokens * (self.a2a_up_per_token + self.ar_up_per_token)
+        parts.scaleout_bytes = tokens * (self.a2a_out_per_token + self.ar_out_per_token)
         if share == 1.0:
-            self._balanced_cache[tokens] = t
-        return t
+            self._balanced_cache[tokens] = parts
+        return parts
 
-    def _experts(self, tokens: int) -> tuple[float, float]:
-        """Seconds of the routed experts' GEMMs for ``tokens`` tokens on the busiest expert-parallel
-        group, and the bytes a GPU exchanges with the other groups (cached per token count)."""
+    def _experts(self, tokens: int) -> tuple[float, float, float]:
+        """Compute and weight-read seconds of the routed experts' GEMMs for ``tokens`` tokens on the
+        busiest expert-parallel group, and its imbalance (cached per token count)."""
         if not self.model.is_moe:
-            costs = (0.0, 0.0)
+            costs = (0.0, 0.0, 1.0)
         else:
             imbalance = self.moe_imbalance(tokens)
             routings = tokens * self.model.cfg.top_k * imbalance
-            experts_s = max(
+            costs = (
                 routings * self.expert_flops_per_routing / self.gemm_flops_per_s,
                 self.experts_hit(tokens) * self.expert_bytes / self.hbm_bytes_per_s,
+                imbalance,
             )
-            costs = (experts_s, tokens * self.moe_comm_bytes_per_token * imbalance)
         self._expert_cache[tokens] = costs
         return costs
 
-    def head_time_s(self, sampled: int) -> float:
-        """Seconds of the output head for ``sampled`` tokens (a prompt's one sampled token is neglected)."""
-        if not sampled:
-            return 0.0
-        return max(sampled * self.head_flops_per_token / self.gemm_flops_per_s, self.head_bytes / self.hbm_bytes_per_s)
+    def _add_head(self, parts: Parts, sampled: int, times: float) -> None:
+        """The output head for ``sampled`` tokens, ``times`` over (a prompt's one sampled token is neglected)."""
+        if sampled:
+            parts.add_gemm(times * sampled * self.head_flops_per_token / self.gemm_flops_per_s, times * self.head_bytes / self.hbm_bytes_per_s)
 
     def busiest_share(self, requests: int) -> float:
         """With dp_attn: the busiest GPU's part of the batch over the even part, when its ``requests``
@@ -299,9 +379,8 @@ class RooflinePerf:
             return 1.0
         return -(-requests // self.tp) * self.tp / requests
 
-    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
-        """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP); ``prefill_chunks``:
-        the prompts the prefill tokens belong to (for the balance of dp_attn)."""
+    def iteration_parts(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1) -> Parts:
+        """The iteration's time in :data:`PARTS` (see :meth:`iteration_time_s`)."""
         q, d = self.query_tokens, self.drafts
         tokens = prefill_tokens + decode_tokens * q
         # Balance of dp_attn by whole requests: a prompt chunk counts as one, like a decoding request
@@ -309,9 +388,15 @@ class RooflinePerf:
         # budget here cannot say which rank a chunk lands on, so a long chunk beside a few decoding
         # requests is under-weighted).
         share = self.busiest_share(decode_tokens + (prefill_chunks if prefill_tokens else 0)) if self.dp_attn else 1.0
-        t = self.layers_time_s(tokens, share) + self.head_time_s(decode_tokens * q) + self.overhead_s
+        parts = Parts()
+        parts.add(self.layer_parts(tokens, share), 1.0)
+        self._add_head(parts, decode_tokens * q, 1.0)
+        parts.overhead_s += self.overhead_s
         if d and decode_tokens:
-            t += d * (self.draft_share * (self.layers_time_s(decode_tokens, share) + self.overhead_s) + self.head_time_s(decode_tokens))
+            w = d * self.draft_share
+            parts.add(self.layer_parts(decode_tokens, share), w)
+            parts.overhead_s += w * self.overhead_s
+            self._add_head(parts, decode_tokens, float(d))
         draft = d * self.draft_share
         attn_flops = share * (
             prefill_pairs * self.attn_pair_flops_prefill
@@ -322,27 +407,37 @@ class RooflinePerf:
             (prefill_kv_tokens + (1 + draft) * decode_context_tokens) * self.kv_bytes_per_token
             + ((1 + draft) * decode_tokens + (prefill_tokens > 0)) * self.kv_window_bytes
         )
-        return t + max(attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s)
+        attn_c, attn_m = attn_flops / self.attn_flops_per_s, kv_bytes / self.hbm_bytes_per_s
+        if attn_c >= attn_m:
+            parts.attention_compute_s += attn_c
+        else:
+            parts.attention_memory_s += attn_m
+        return parts
+
+    def iteration_time_s(self, prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks=1):
+        """``decode_tokens``: decode requests (each ``1 + d`` query tokens with MTP); ``prefill_chunks``:
+        the prompts the prefill tokens belong to (for the balance of dp_attn)."""
+        return self.iteration_parts(prefill_tokens, prefill_pairs, prefill_kv_tokens, decode_tokens, decode_context_tokens, prefill_chunks).seconds()
 
     def decode_run(self, batch: int, context_tokens: float, growth_tokens: float) -> DecodeRun:
         """Attention = max(compute line, memory line), each affine in the context, which grows by
         ``growth_tokens`` per iteration."""
-        c, w1, f, w2, b = self._decode_constants.get(batch) or self._decode_constants_for(batch)
-        return DecodeRun(c, context_tokens * f + w1, growth_tokens * f, context_tokens * b + w2, growth_tokens * b)
+        c, w1, f, w2, b, parts = self._decode_constants.get(batch) or self._decode_constants_for(batch)
+        return DecodeRun(c, context_tokens * f + w1, growth_tokens * f, context_tokens * b + w2, growth_tokens * b, parts)
 
-    def _decode_constants_for(self, batch: int) -> tuple[float, ...]:
-        """What a decode iteration's time takes from the batch alone: GEMMs, communication, overhead
-        (c), the windows' attention (w1, w2), the seconds per context token of attention's compute and
-        memory lines (f, b)."""
-        c = self.iteration_time_s(0, 0.0, 0.0, batch, 0.0)
+    def _decode_constants_for(self, batch: int) -> tuple[float, float, float, float, float, Parts]:
+        """What a decode iteration's time takes from the batch alone: GEMMs, communication, overhead (c, and
+        its parts), windows' attention (w1, w2), seconds per context token of attention's lines (f, b)."""
+        parts = self.iteration_parts(0, 0.0, 0.0, batch, 0.0)
+        parts.attention_compute_s = parts.attention_memory_s = 0.0  # the windows' attention belongs to the max() terms
+        c = parts.seconds()
         share = self.busiest_share(batch)
         draft = self.drafts * self.draft_share
         w1 = share * (self.query_tokens + draft) * batch * self.window_flops_decode / self.attn_flops_per_s
         w2 = share * (1 + draft) * batch * self.kv_window_bytes / self.hbm_bytes_per_s
-        c -= max(w1, w2)  # iteration_time_s counted the windows' attention: it belongs to the max() terms
         f = self._flops_s_per_context_token * share * (self.query_tokens + draft)
         b = self._bytes_s_per_context_token * share * (1 + draft)
-        constants = (c, w1, f, w2, b)
+        constants = (c, w1, f, w2, b, parts)
         self._decode_constants[batch] = constants
         return constants
 
@@ -351,45 +446,3 @@ def kv_shards(model: ModelArch, worker: WorkerConfig) -> int:
     """GPUs the KV cache of one token is split over: with dp_attn a request lives on one GPU (its
     cache is the worker's total over tp GPUs); otherwise GQA splits KV heads and MLA replicates."""
     return worker.tp if worker.dp_attn else model.kv_shards(worker.tp)
-
-
-def build_perf_model(
-    platform: Platform, model: ModelArch, precision: Precision, worker: WorkerConfig, cfg: PerfConfig, spec: Speculation | None = None
-) -> PerformanceModel:
-    """The performance model named by ``perf.kind``."""
-    if cfg.kind == "roofline":
-        return RooflinePerf(platform, model, precision, worker, cfg, spec)
-    if cfg.kind == "constant":
-        return ConstantPerf(cfg)
-    raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")
-
-
-def estimate_worker_capacity_rps(
-    perf: PerformanceModel,
-    engine: EngineConfig,
-    kv_capacity_tokens: float,
-    kv_fixed_tokens: float,
-    mean_input: float,
-    mean_output: float,
-    tokens_per_iteration: float = 1.0,
-    prefill: bool = True,
-) -> float:
-    """Requests per second one worker sustains when saturated, from the performance model alone.
-
-    The decode batch is the smaller of the batch limit and the number of average requests (holding
-    their prompt and half their output) that fit in the KV cache. A request costs its prefill (timed
-    as the marginal time of its tokens in a chunked iteration) plus its share of ``mean_output``
-    decode iterations at that batch (fewer with speculative decoding). Used to turn a ``load_fraction`` into an arrival rate, so one
-    workload preset means the same load on any fleet.
-    """
-    tokens_held = mean_input + mean_output / 2 + kv_fixed_tokens
-    batch = max(1.0, min(engine.max_batch_size, kv_capacity_tokens / tokens_held))
-    b = int(batch)
-    context = b * (mean_input + mean_output / 2)
-    decode_iter_s = perf.iteration_time_s(0, 0.0, 0.0, b, context)
-    chunk = min(engine.max_tokens_per_iteration, int(mean_input))
-    chunk = max(chunk, 1)
-    with_chunk = perf.iteration_time_s(chunk, chunk * mean_input / 2, mean_input / 2, b, context, max(1, round(chunk / mean_input)))
-    prefill_s = (with_chunk - decode_iter_s) * mean_input / chunk if prefill else 0.0
-    seconds_per_request = prefill_s + mean_output / tokens_per_iteration * decode_iter_s / b
-    return 1.0 / seconds_per_request

@@ -35,6 +35,7 @@ LIVE_COLUMNS = {
     "gpu_s": float,  # GPU-seconds of the iterations it took part in, its token share
     "preemptions": np.int64,
     "recomputed_tokens": np.int64,  # tokens processed again after preemption
+    "kv_transfer_s": float,  # disaggregated: its KV cache's move from prefill to decode worker (0: none)
     "status": np.int8,
 }
 
@@ -58,6 +59,7 @@ class RequestTable:
         self.gpu_s = [0.0] * n
         self.preemptions = [0] * n
         self.recomputed_tokens = [0] * n
+        self.kv_transfer_s = [0.0] * n
         self.status = [int(Status.NOT_ARRIVED)] * n
         self.spec_z = [0.0] * n  # standard normal per request: its draft acceptance luck (speculative decoding)
         self.frozen = False
@@ -87,6 +89,7 @@ class RequestTable:
             "gpu_s": self.gpu_s,
             "preemptions": self.preemptions,
             "recomputed_tokens": self.recomputed_tokens,
+            "kv_transfer_s": self.kv_transfer_s,
         }
 
     def tpot_s(self) -> np.ndarray:

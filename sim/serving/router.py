@@ -42,6 +42,15 @@ class Router:
 
     def dispatch(self, rid: int, kv_ready: bool = False) -> bool:
         """Send a request to a worker; False if it was dropped."""
+        engine = self.reserve(rid)
+        if engine is None:
+            return False
+        engine.submit(rid, kv_ready)
+        return True
+
+    def reserve(self, rid: int) -> Engine | None:
+        """Choose the worker a request will go to and count it there (None: dropped). A disaggregated
+        request is submitted once its KV cache has reached the worker chosen."""
         if self.least_outstanding:
             worker = int(self.outstanding.argmin())
         else:
@@ -52,10 +61,9 @@ class Router:
             self.requests.status[rid] = _DROPPED
             self.dropped += 1
             self.on_drop(rid)
-            return False
+            return None
         self.outstanding[worker] += 1
-        engine.submit(rid, kv_ready)
-        return True
+        return engine
 
     def completed(self, worker: int) -> None:
         """A request of ``worker`` (its fleet-wide id) completed, or left this pool."""

@@ -1,4 +1,4 @@
-"""What the world is: accelerator platforms, model architectures and numeric precisions.
+"""What the world is: accelerator platforms (and how their GPUs are wired), model architectures, numeric precisions.
 
 The bottom layer of the simulator. Its modules turn the configuration of a platform, a model and a
 precision into physics in SI units (FLOP/s, bytes, bytes/s, W) and say whether a combination can exist

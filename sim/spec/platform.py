@@ -1,8 +1,8 @@
 """Accelerator platforms: the peak rates and capacities the performance model is built from.
 
 A :class:`Platform` is the physics of one GPU and its surroundings: tensor-core FLOPS per data type,
-HBM capacity and bandwidth, the scale-up fabric (NVLink, Infinity Fabric) and its domain size, the
-scale-out NIC, board and host power, and price presets. All rates are per GPU and in SI units.
+HBM capacity and bandwidth, the wiring of its GPUs (:class:`sim.spec.topology.Topology`: scale-up
+domains, NICs, leaves and spines), board and host power, and price presets. All rates are per GPU and in SI units.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sim.bounds import refuse_implausible
 from sim.config import ConfigError, PlatformConfig
+from sim.spec.topology import Topology
 
 
 def validate_platform(cfg: PlatformConfig) -> None:
@@ -39,9 +40,9 @@ class Platform:
     memory_bytes: float
     hbm_bytes_per_s: float
     flops_per_s: dict[str, float]  # data type -> dense peak FLOP/s; absent: no tensor cores for it
-    scaleup_bytes_per_s: float  # unidirectional, per GPU
+    scaleup_bytes_per_s: float  # unidirectional, per GPU (the topology holds the rest of the wiring)
     scaleup_domain_gpus: int
-    scaleout_bytes_per_s: float  # per GPU
+    scaleout_bytes_per_s: float  # NIC, per GPU
     gpus_per_rack: int
     tdp_w: float
     idle_w: float
@@ -49,6 +50,7 @@ class Platform:
     allin_power_kw_per_gpu: float
     capex_usd_per_gpu: float
     price_usd_per_gpu_hour: dict[str, float]
+    topology: Topology
 
     @classmethod
     def from_config(cls, cfg: PlatformConfig) -> "Platform":
@@ -63,9 +65,9 @@ class Platform:
             memory_bytes=cfg.memory_gb * 1e9,
             hbm_bytes_per_s=cfg.hbm_bw_tb_s * 1e12,
             flops_per_s=flops,
-            scaleup_bytes_per_s=cfg.scaleup_bw_gb_s * 1e9,
-            scaleup_domain_gpus=cfg.scaleup_domain_gpus,
-            scaleout_bytes_per_s=cfg.scaleout_bw_gbps * 1e9 / 8,
+            scaleup_bytes_per_s=cfg.topology.scaleup.gpu_gb_s * 1e9,
+            scaleup_domain_gpus=cfg.topology.scaleup.domain_gpus,
+            scaleout_bytes_per_s=cfg.topology.scaleout.nic_gbps * 1e9 / 8,
             gpus_per_rack=cfg.gpus_per_rack,
             tdp_w=cfg.tdp_w,
             idle_w=cfg.tdp_w * cfg.idle_power_fraction,
@@ -73,6 +75,7 @@ class Platform:
             allin_power_kw_per_gpu=cfg.allin_power_kw_per_gpu,
             capex_usd_per_gpu=cfg.capex_usd_per_gpu,
             price_usd_per_gpu_hour=dict(cfg.price_usd_per_gpu_hour),
+            topology=Topology.from_config(cfg),
         )
 
     def peak_flops(self, dtype: str) -> float:
@@ -85,9 +88,3 @@ class Platform:
                 f"(b200, b300, gb200_nvl72, gb300_nvl72, mi355x)"
             )
         return self.flops_per_s[dtype]
-
-    def link_bytes_per_s(self, worker_gpus: int) -> float:
-        """Per-GPU bandwidth of the slowest link a worker of ``worker_gpus`` GPUs must cross."""
-        if worker_gpus <= self.scaleup_domain_gpus:
-            return self.scaleup_bytes_per_s
-        return self.scaleout_bytes_per_s

@@ -92,6 +92,21 @@ CASES = {
          "workload.load_fraction=null", "workload.rate_rps=30", "workload.num_requests=400", "output.figure=false"),
         None,
     ),
+    # workers sharing oversubscribed leaf uplinks: each one's rate changes whenever another starts or stops
+    "contended_spine": (
+        ("platform=b200", "model=deepseek_r1", "precision=fp4", "fleet.racks=32", "fleet.workers=4", "worker.tp=32",
+         "worker.dp_attn=true", "fleet.placement=spread", "platform.topology.scaleout.gpus_per_leaf=64",
+         "platform.topology.scaleout.oversubscription=4", "workload.load_fraction=null", "workload.rate_rps=12",
+         "workload.num_requests=300", "workload.output_tokens=300", "output.figure=false"),
+        None,
+    ),
+    # KV caches arriving on the NICs a decode worker's all-to-all uses: every transfer re-plans it
+    "kv_sharing_nics": (
+        ("platform=b200", "model=deepseek_r1", "precision=fp4", "fleet.workers=2", "worker.tp=16", "worker.dp_attn=true",
+         "fleet.prefill_workers=2", "prefill_worker.tp=8", "prefill_worker.dp_attn=true", "engine.speculative.method=mtp",
+         "workload.load_fraction=null", "workload.rate_rps=40", "workload.num_requests=300", "output.figure=false"),
+        None,
+    ),
 }
 
 
@@ -114,6 +129,8 @@ def test_event_skipping_matches_stepping(case):
         assert step.metrics["tokens_per_decode_iteration"] > 1.5
     if case.startswith("cut_off"):
         assert step.metrics["requests_in_flight"] > 0
+    if case in ("contended_spine", "kv_sharing_nics"):  # rates changed under running workers
+        assert skip_sim.fabric.updates > 4 and any(links is not None for links in skip_sim.links)
     if perf is not None:
         assert any(perf.decode_run(b, c, b).cross is not None for b, c in ((32, 1000), (8, 100)))
     if case == "cut_off_mid_prefill":

@@ -39,7 +39,9 @@ def test_large_prefill_is_compute_bound():
     # every term is on its compute (or link) side: weight and KV reads never bind
     pairs = tokens * tokens / 2
     attention_s = pairs * model.attention_flops_per_pair(decode=False) / 8 / perf.attn_flops_per_s
-    comm_s = perf.collective_s + tokens * perf.allreduce_bytes_per_token / perf.link_bytes_per_s
+    # inside one NVLink domain a ring all-reduce: its bytes over the port at the all-reduce's achieved fraction
+    assert perf.ar_up_per_token == pytest.approx(perf.allreduce_bytes_per_token) and perf.ar_out_per_token == 0
+    comm_s = perf.allreduce_latency_s + tokens * perf.allreduce_bytes_per_token / (perf.ar_up_eff * platform.scaleup_bytes_per_s)
     assert t == pytest.approx(compute_s + attention_s + comm_s + perf.overhead_s, rel=1e-9)
     assert compute_s > max(attention_s, comm_s)
 
@@ -104,4 +106,4 @@ def test_moe_dispatch_and_combine_bytes_follow_the_shapes():
     assert tp_only.comm_bytes_per_token == pytest.approx(122 * allreduce)
     # a dense model on one GPU moves nothing
     alone, *_ = roofline("model=llama3_70b", "precision=fp8", "platform=b200", "worker.tp=1")
-    assert alone.comm_bytes_per_token == 0 and alone.collective_s == 0
+    assert alone.comm_bytes_per_token == 0 and alone.allreduce_latency_s == alone.alltoall_latency_s == 0

@@ -1,0 +1,1 @@
+"""Tests of ``sim.network``: placement, collectives, link sharing, the fabric."""
