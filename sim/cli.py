@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import hydra
+import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -63,6 +64,8 @@ def run_job(cfg: DictConfig, out_dir: Path, progress: bool = True) -> float:
     if sim_cfg.output.requests_csv:
         write_requests(out_dir, result.requests, sim_cfg.output)
         write_table(out_dir / "workers.csv", result.workers)
+        if result.breakdown:
+            write_table(out_dir / "breakdown.csv", {k: np.array([row[k] for row in result.breakdown]) for k in result.breakdown[0]})
     write_latency_quantiles(out_dir / "latency_quantiles.json", result.requests, metrics)
     if sim_cfg.output.figure:
         write_figure(out_dir / "latency_cost.png", result.requests, title)

@@ -33,6 +33,11 @@ SUMMARY_ROWS = (
     ("interactivity", "interactivity_tok_s_user", "{:.1f} tok/s/user"),
     ("SLO attainment", "slo_attainment", "{:.1%}"),
     ("measured", ("measured_s", "warmup_s"), "{:.1f} s of steady state after a {:.1f} s warm-up"),
+    ("communication share", "comm_time_frac", "{:.1%} of busy time"),
+    (" GEMM/attn/a2a/AR/fixed", ("gemm_time_frac", "attention_time_frac", "alltoall_time_frac", "allreduce_time_frac", "overhead_time_frac"),
+     "{:.0%} / {:.0%} / {:.0%} / {:.0%} / {:.0%}"),
+    ("busiest link", "link_util_max", "{:.1%} utilised"),
+    ("KV transfer p50 / p99", ("kv_transfer_s_p50", "kv_transfer_s_p99"), "{:.2f} / {:.2f} ms", 1000),
     ("power (facility)", "power_kw", "{:,.1f} kW"),
     ("fleet cost", "cost_usd_per_hour", "${:,.2f} / h"),
     ("cost per Mtok", "cost_usd_per_mtok", "${:.3f}"),
@@ -122,7 +127,7 @@ def summary_text(metrics: dict, title: str) -> str:
         scale = row[3] if len(row) > 3 else 1
         keys = keys if isinstance(keys, tuple) else (keys,)
         values = [metrics.get(k, float("nan")) for k in keys]
-        values = [v * scale if k.startswith("tpot") else v for k, v in zip(keys, values)]
+        values = [v * scale if k.startswith(("tpot", "kv_transfer")) else v for k, v in zip(keys, values)]
         text = fmt.format(*values)
         if label == "measured" and not metrics.get("steady_state"):
             text = f"the whole run, {metrics.get('measured_s', float('nan')):.1f} s (fill and drain included)"
