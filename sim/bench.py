@@ -9,6 +9,13 @@ Scenarios (each in a fresh child process, so peak memory is its own):
   the same fleet as ``large_fleet``, both at 80 % of its capacity: the ratio of their wall times (event
   skipping keeps it near 1: the events per request do not depend on the output length), each the
   fastest of three runs.
+* ``contended_fabric``: DeepSeek-R1 at FP4 on 32 HGX B200 nodes (256 GPUs): 8 prefill workers of 8 GPUs
+  and 6 decode workers of 32 GPUs (4 nodes each), placed ``spread`` over four leaf groups whose uplinks
+  are oversubscribed 2:1, chat traffic at 80 % of capacity. Every decode worker's all-to-all crosses the
+  spine, shares leaf uplinks with the others and its NICs with the KV caches arriving from the prefill
+  workers: each transfer is a flow, and every start and end re-plans the workers it touches. Requests
+  per wall-second, events per request (and the fabric's transfer events and rate recomputations), peak
+  memory.
 * ``sweep``: a realistic 64-job Hydra sweep (4 platforms x 2 precisions x 4 loads x 2 seeds, 5,000
   requests each) through the joblib launcher on all cores: jobs per minute.
 
@@ -37,6 +44,12 @@ LARGE_FLEET = (
     "platform=gb200_nvl72", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=16",
     "workload.load_fraction=0.8",
 )
+CONTENDED_FABRIC = (
+    "platform=b200", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=32", "fleet.workers=6",
+    "worker.tp=32", "worker.dp_attn=true", "fleet.prefill_workers=8", "prefill_worker.tp=8", "prefill_worker.dp_attn=true",
+    "fleet.placement=spread", "platform.topology.scaleout.gpus_per_leaf=64", "platform.topology.scaleout.oversubscription=2",
+    "workload.load_fraction=0.8",
+)
 
 
 def _simulate(overrides: list[str]) -> dict:
@@ -58,19 +71,36 @@ def _in_child(overrides: list[str]) -> dict:
         return pool.apply(_simulate, (overrides,))
 
 
-def large_fleet(requests: int) -> dict:
-    run = _in_child([*LARGE_FLEET, f"workload.num_requests={requests}"])
+def _speed(name: str, overrides: tuple[str, ...], requests: int, **extra: str) -> tuple[dict, dict]:
+    """Run one scenario in a fresh process: its speed figures under ``name``, plus ``extra`` metrics
+    (figure suffix -> metrics key, per request when the key ends in ``/request``); and the run."""
+    run = _in_child([*overrides, f"workload.num_requests={requests}"])
     m = run["metrics"]
-    return {
-        "large_fleet_requests": requests,
-        "large_fleet_wall_s": run["wall_s"],
-        "large_fleet_requests_per_wall_s": m["requests_total"] / run["wall_s"],  # all simulated, not only those measured
-        "large_fleet_events_per_request": m["events"] / m["requests_total"],
-        "large_fleet_peak_rss_mb": run["peak_rss_mb"],
-        "large_fleet_sim_time_s": m["sim_time_s"],
-        "large_fleet_tput_per_gpu_tok_s": m["tput_per_gpu_tok_s"],
-        "engine_compiled": run["compiled"],  # False: installed without a C compiler (see setup.py)
+    done = m["requests_total"]  # all simulated, not only those measured
+    figures = {
+        f"{name}_requests": requests,
+        f"{name}_wall_s": run["wall_s"],
+        f"{name}_requests_per_wall_s": done / run["wall_s"],
+        f"{name}_events_per_request": m["events"] / done,
+        f"{name}_peak_rss_mb": run["peak_rss_mb"],
     }
+    for suffix, key in extra.items():
+        figures[f"{name}_{suffix}"] = m[key.removesuffix("/request")] / done if key.endswith("/request") else m[key]
+    return figures, run
+
+
+def large_fleet(requests: int) -> dict:
+    figures, run = _speed("large_fleet", LARGE_FLEET, requests, sim_time_s="sim_time_s", tput_per_gpu_tok_s="tput_per_gpu_tok_s")
+    figures["engine_compiled"] = run["compiled"]  # False: installed without a C compiler (see setup.py)
+    return figures
+
+
+def contended_fabric(requests: int) -> dict:
+    figures, _ = _speed(
+        "contended_fabric", CONTENDED_FABRIC, requests, fabric_events_per_request="fabric_events/request",
+        rate_updates_per_request="fabric_updates/request", comm_time_frac="comm_time_frac", link_util_max="link_util_max",
+    )
+    return figures
 
 
 def osl_scaling(requests: int, repeats: int = 3) -> dict:
@@ -114,8 +144,8 @@ def sweep(requests: int) -> dict:
     }
 
 
-SCENARIOS = {"large_fleet": large_fleet, "osl_scaling": osl_scaling, "sweep": sweep}
-DEFAULT_REQUESTS = {"large_fleet": 1_000_000, "osl_scaling": 50_000, "sweep": 5_000}
+SCENARIOS = {"large_fleet": large_fleet, "osl_scaling": osl_scaling, "contended_fabric": contended_fabric, "sweep": sweep}
+DEFAULT_REQUESTS = {"large_fleet": 1_000_000, "osl_scaling": 50_000, "contended_fabric": 100_000, "sweep": 5_000}
 
 
 def main(argv: list[str] | None = None) -> int:
