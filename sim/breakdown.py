@@ -53,9 +53,18 @@ def bounds(parts: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def worker_columns(parts: np.ndarray, kv_transfer_s: np.ndarray) -> dict[str, np.ndarray]:
-    """``workers.csv`` columns: communication seconds, each part's seconds and bound, KV-transfer seconds."""
+def transferred(requests) -> np.ndarray:
+    """The requests whose KV cache moved from a prefill to a decode worker (they have a first token)."""
+    return np.isfinite(requests.first_token_s) & (requests.kv_transfer_s > 0)
+
+
+def worker_columns(engines, requests) -> dict[str, np.ndarray]:
+    """``workers.csv`` columns: communication seconds, each part's seconds and bound, and the seconds the
+    KV caches a worker received spent moving."""
+    parts = part_seconds(engines)
     seconds, bound = group_seconds(parts), bounds(parts)
+    moved = transferred(requests)
+    kv_transfer_s = np.bincount(requests.worker[moved], weights=requests.kv_transfer_s[moved], minlength=len(engines))
     columns = {"comm_s": seconds["alltoall"] + seconds["allreduce"]}
     for name, _, _ in GROUPS:
         columns[f"{name}_s"] = seconds[name]
@@ -78,14 +87,14 @@ def worker_link_bytes(pools, parts: np.ndarray) -> dict[Link, float]:
     return moved
 
 
-def communication_metrics(pools, engines, fabric: Fabric, kv_transfer_s: np.ndarray, transferred: np.ndarray, sim_time_s: float) -> dict[str, float]:
+def communication_metrics(pools, engines, fabric: Fabric, requests, sim_time_s: float) -> dict[str, float]:
     """The run's communication figures (see the module's docstring) and the fleet's breakdown shares."""
     parts = part_seconds(engines)
     busy_s = float(sum(e.busy_s for e in engines))
     seconds = {name: float(v.sum()) for name, v in group_seconds(parts).items()}
     comm_s = seconds["alltoall"] + seconds["allreduce"]
     utilisation = fabric.link_utilisation(worker_link_bytes(pools, parts), sim_time_s)
-    moved = kv_transfer_s[transferred]
+    moved = requests.kv_transfer_s[transferred(requests)]
     metrics = {
         "comm_time_frac": comm_s / busy_s if busy_s > 0 else 0.0,
         "link_util_max": float(utilisation_max(utilisation)),

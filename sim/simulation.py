@@ -25,12 +25,11 @@ from sim.measurement import MIN_WINDOW_REQUESTS, confidence_metrics, mser5_warmu
 from sim.metrics import identity, latency_and_tokens
 from sim.progress import Progress
 from sim.network.collectives import Collectives
-from sim.network.fabric import Fabric, shared
-from sim.network.links import transfer_links, transfer_path
+from sim.network.fabric import Fabric
 from sim.serving.capacity import estimate_worker_capacity_rps
 from sim.serving.engine import Engine
-from sim.serving.flows import WorkerLinks, kv_pairs
-from sim.serving.fleet import WorkerMemory, build_perf_model, check_fits, validate_layout
+from sim.serving.flows import WorkerLinks, shared_workers, start_kv_transfer
+from sim.serving.fleet import WorkerMemory, build_perf_model, check_fits, placed_models, validate_layout
 from sim.serving.perf import PerformanceModel, RooflinePerf
 from sim.serving.requests import RequestTable, Status
 from sim.serving.router import Router
@@ -49,11 +48,11 @@ class Pool:
     role: str
     layout: WorkerConfig
     workers: int
-    perf: PerformanceModel  # of its first worker (workers placed alike share one)
+    perf: PerformanceModel  # of the workers placed like the first
     memory: WorkerMemory
     gpus: tuple[tuple[int, ...], ...]  # of each worker, fleet-wide
     collectives: tuple[Collectives, ...]  # of each worker, where it was placed
-    perfs: tuple[PerformanceModel, ...]  # of each worker
+    placed_otherwise: dict[int, PerformanceModel]  # the models of workers whose collectives differ from the first's
 
 
 @dataclass(frozen=True)
@@ -128,13 +127,8 @@ def build(cfg: SimConfig) -> Deployment:
     def pool(role: str, layout: WorkerConfig, workers: int, longest_tokens: int, first: int) -> Pool:
         memory = check_fits(platform, model, precision, layout, cfg.engine, longest_tokens)
         gpus = counts.placement.workers[first : first + workers]
-        collectives = tuple(Collectives(platform.topology, g, cfg.perf.collective_latency_s) for g in gpus)
-        shapes: dict[tuple[float, ...], PerformanceModel] = {}  # one model per way of being placed
-        for c in collectives:
-            if c.shape not in shapes:
-                shapes[c.shape] = build_perf_model(platform, model, precision, layout, cfg.perf, spec if role != "prefill" else None, c)
-        perfs = tuple(shapes[c.shape] for c in collectives)
-        return Pool(role, layout, workers, perfs[0], memory, gpus, collectives, perfs)
+        collectives, perf, otherwise = placed_models(platform, model, precision, layout, cfg.perf, spec if role != "prefill" else None, gpus)
+        return Pool(role, layout, workers, perf, memory, gpus, collectives, otherwise)
 
     if counts.disaggregated:
         prefill = pool("prefill", cfg.prefill_worker, counts.prefill_workers, max_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma), 0)
@@ -184,14 +178,8 @@ class Simulation:
             for i in range(pool.workers):
                 links = self.links[first + i]
                 engine = Engine(
-                    self.env,
-                    first + i,
-                    pool.layout.tp,
-                    links.perf if links is not None else pool.perfs[i],
-                    cfg.engine,
-                    pool.memory.kv_capacity_tokens,
-                    pool.memory.kv_fixed_tokens,
-                    self.requests,
+                    self.env, first + i, pool.layout.tp, links.perf if links is not None else pool.placed_otherwise.get(i, pool.perf),
+                    cfg.engine, pool.memory.kv_capacity_tokens, pool.memory.kv_fixed_tokens, self.requests,
                     self._on_prefilled if pool.role == "prefill" else self._on_complete,
                     horizon_s=horizon_s,
                     spec=deployment.spec,
@@ -220,28 +208,20 @@ class Simulation:
             self.env.call_at_each(self.requests.arrival_s, self._on_arrival)
 
     def _shared_links(self) -> list[WorkerLinks | None]:
-        """The flows of the workers whose links other flows may use (another worker's, or KV transfers'):
-        each gets its own performance model, timed with the rates the fabric gives it."""
+        """The flows of the workers whose links other flows may use: each times its iterations with the
+        rates the fabric gives it (its own roofline model)."""
         dep = self.deployment
         workers = [(pool, i) for pool in dep.pools for i in range(pool.workers)]
-        flows = [links for pool, i in workers for links in (pool.collectives[i].scaleup_links, pool.collectives[i].scaleout_links)]
-        kv_links: set = set()
-        if len(dep.pools) > 1:
-            prefill, decode = dep.pools
-            kv_links = transfer_links(dep.platform.topology, [g for w in prefill.gpus for g in w], [g for w in decode.gpus for g in w])
-        is_shared = shared(flows, kv_links)
-        out: list[WorkerLinks | None] = []
-        for n, (pool, i) in enumerate(workers):
-            up, across = is_shared[2 * n], is_shared[2 * n + 1]
-            if not (up or across) or not isinstance(pool.perf, RooflinePerf):
-                out.append(None)
-                continue
-            c = pool.collectives[i]
-            spec = dep.spec if pool.role != "prefill" else None
-            perf = build_perf_model(dep.platform, dep.model, dep.precision, pool.layout, dep.cfg.perf, spec, c)
-            assert isinstance(perf, RooflinePerf)
-            out.append(WorkerLinks(self.fabric, c, perf, up, across))
-        return out
+
+        def roofline(pool: Pool, i: int):
+            build_one = lambda: build_perf_model(  # noqa: E731
+                dep.platform, dep.model, dep.precision, pool.layout, dep.cfg.perf,
+                dep.spec if pool.role != "prefill" else None, pool.collectives[i],
+            )
+            return build_one if isinstance(pool.placed_otherwise.get(i, pool.perf), RooflinePerf) else None
+
+        gpus = [[g for w in pool.gpus for g in w] for pool in dep.pools] if len(dep.pools) > 1 else [[], []]
+        return shared_workers(self.fabric, [p.collectives[i] for p, i in workers], [roofline(p, i) for p, i in workers], *gpus)
 
     def _on_arrival(self, rid: int) -> None:
         """Open loop: request ``rid`` arrives now (the clock calls this at each drawn arrival time)."""
@@ -271,18 +251,17 @@ class Simulation:
             return  # dropped (counted by the router)
         dep = self.deployment
         prefill, decode = dep.pools
-        one_link = decode.layout.dp_attn or prefill.layout.dp_attn or dep.model.is_mla
-        pairs = kv_pairs(prefill.gpus[source], decode.gpus[engine.worker_id - prefill.workers], rid, one_link)
-        path = transfer_path(dep.platform.topology, pairs)
-        efficiency = dep.cfg.perf.alltoall_scaleup_efficiency if path.scaleup else dep.cfg.perf.alltoall_scaleout_efficiency
-        kv_bytes = (self.requests.input_list[rid] + 1) * dep.kv_bytes_per_token
         start_s = self.env.now
 
         def deliver() -> None:
             self.requests.kv_transfer_s[rid] = self.env.now - start_s
             engine.submit(rid, True)
 
-        self.fabric.start_transfer(path, kv_bytes / len(pairs), efficiency, deliver, dep.cfg.perf.collective_latency_s)
+        start_kv_transfer(
+            self.fabric, prefill.gpus[source], decode.gpus[engine.worker_id - prefill.workers], rid,
+            decode.layout.dp_attn or prefill.layout.dp_attn or dep.model.is_mla, (self.requests.input_list[rid] + 1) * dep.kv_bytes_per_token,
+            (dep.cfg.perf.alltoall_scaleup_efficiency, dep.cfg.perf.alltoall_scaleout_efficiency), dep.cfg.perf.collective_latency_s, deliver,
+        )
 
     def _on_complete(self, rid: int) -> None:
         self._decode_router.completed(self.requests.worker[rid])
@@ -425,11 +404,7 @@ class Simulation:
         precision["measurement_warning"] = "; ".join(filter(None, [whole_run_note, precision["measurement_warning"]]))
         metrics.update(precision)
         metrics.update({f"sampled_{name}": value for name, value in dep.sampled.items()})
-        kv_s = self.requests.kv_transfer_s
-        transferred = np.isfinite(self.requests.first_token_s) & (kv_s > 0)
-        metrics.update(breakdown.communication_metrics(dep.pools, self.engines, self.fabric, kv_s, transferred, sim_time_s))
-        parts = breakdown.part_seconds(self.engines)
-        worker_kv_s = np.bincount(self.requests.worker[transferred], weights=kv_s[transferred], minlength=dep.workers)
+        metrics.update(breakdown.communication_metrics(dep.pools, self.engines, self.fabric, self.requests, sim_time_s))
         roles = np.array([pool.role for pool in dep.pools for _ in range(pool.workers)])
         workers = {
             "worker": np.arange(dep.workers),
@@ -441,9 +416,9 @@ class Simulation:
             "prefill_tokens": np.array([e.prefill_tokens_done for e in self.engines]),
             "decode_steps": np.array([e.decode_steps_done for e in self.engines]),
             "preemptions": np.array([e.preemptions for e in self.engines]),
-            **breakdown.worker_columns(parts, worker_kv_s[: dep.workers]),
+            **breakdown.worker_columns(self.engines, self.requests),
         }
-        return Result(metrics, columns, workers, breakdown.breakdown_rows(parts, busy_s, roles))
+        return Result(metrics, columns, workers, breakdown.breakdown_rows(breakdown.part_seconds(self.engines), busy_s, roles))
 
 
 def simulate(cfg) -> Result:

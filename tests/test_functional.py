@@ -22,8 +22,8 @@ def comparable(metrics: dict) -> dict:
 def test_more_racks_never_raise_p99_ttft_at_a_fixed_rate():
     rate = 1.2 * build(make_config(*SMALL)).capacity_rps  # beyond one rack's capacity
     p99 = []
-    for racks in (1, 2, 3, 4):
-        m = simulate(make_config(*SMALL, "workload.load_fraction=null", f"workload.rate_rps={rate}", f"fleet.racks={racks}")).metrics
+    for racks in (1, 2, 3, 4):  # 1,500 requests: the p99 of the steady-state window is more than its top few
+        m = simulate(make_config(*SMALL, "workload.num_requests=1500", "workload.load_fraction=null", f"workload.rate_rps={rate}", f"fleet.racks={racks}")).metrics
         p99.append(m["ttft_s_p99"])
     assert all(a >= b for a, b in zip(p99, p99[1:])), p99
     assert p99[0] > 2 * p99[-1]

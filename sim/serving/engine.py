@@ -321,7 +321,7 @@ class Engine:
     def _apply_decode_run(self, run: DecodeRun, iterations: int, duration_s: float, now_s: float) -> None:
         """End (at ``now_s``) of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
         batch = self._run_batch
-        if run.parts is not None:
+        if run.parts is not None and self.part_totals is not None:  # (a model wrapping a roofline one gives parts too)
             self._add_parts(run.parts, iterations, duration_s, run)
         self.step += iterations
         self.gpu_s_per_decode_token += self.gpus * duration_s / batch

@@ -202,3 +202,18 @@ def build_perf_model(
     if cfg.kind == "constant":
         return ConstantPerf(cfg)
     raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")
+
+
+def placed_models(
+    platform: Platform, model: ModelArch, precision: Precision, layout: WorkerConfig, cfg: PerfConfig,
+    spec: Speculation | None, gpus: tuple[tuple[int, ...], ...],
+) -> tuple[tuple[Collectives, ...], PerformanceModel, dict[int, PerformanceModel]]:
+    """The collectives of a pool's workers where they were placed (``gpus``), the performance model of
+    those placed like the first, and the models of the others (one per way of being placed)."""
+    collectives = tuple(Collectives(platform.topology, g, cfg.collective_latency_s or 0.0) for g in gpus)
+    shapes: dict[tuple[float, ...], PerformanceModel] = {}
+    for c in collectives:
+        if c.shape not in shapes:
+            shapes[c.shape] = build_perf_model(platform, model, precision, layout, cfg, spec, c)
+    first = collectives[0].shape
+    return collectives, shapes[first], {i: shapes[c.shape] for i, c in enumerate(collectives) if c.shape != first}

@@ -11,9 +11,11 @@ as a transfer over the path between them.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from sim.network.collectives import Collectives
-from sim.network.fabric import Fabric, WorkerFlow
+from sim.network.fabric import Fabric, WorkerFlow, shared
+from sim.network.links import Link, transfer_links, transfer_path
 from sim.serving.engine import Engine
 from sim.serving.perf import RooflinePerf
 
@@ -53,3 +55,31 @@ def kv_pairs(sources: tuple[int, ...], destinations: tuple[int, ...], rid: int, 
     if one_link:
         return [(sources[rid % len(sources)], destinations[rid % len(destinations)])]
     return list(zip(sources, destinations))
+
+
+def shared_workers(
+    fabric: Fabric, collectives: list[Collectives], rooflines: list[Callable[[], RooflinePerf] | None],
+    prefill_gpus: list[int], decode_gpus: list[int],
+) -> list[WorkerLinks | None]:
+    """The flows of the workers whose links another flow may use (another worker's, or a KV transfer from
+    ``prefill_gpus`` to ``decode_gpus``): each gets its own roofline model (``rooflines[i]()`` builds a fresh
+    one; None: the worker's model is not a roofline and stays as it is); the others: None."""
+    flows: list[dict[Link, float]] = [links for c in collectives for links in (c.scaleup_links, c.scaleout_links)]
+    kv_links = transfer_links(fabric.topology, prefill_gpus, decode_gpus) if prefill_gpus else set()
+    is_shared = shared(flows, kv_links)
+    out: list[WorkerLinks | None] = []
+    for n, (c, roofline) in enumerate(zip(collectives, rooflines)):
+        up, across = is_shared[2 * n], is_shared[2 * n + 1]
+        out.append(WorkerLinks(fabric, c, roofline(), up, across) if (up or across) and roofline is not None else None)
+    return out
+
+
+def start_kv_transfer(
+    fabric: Fabric, sources: tuple[int, ...], destinations: tuple[int, ...], rid: int, one_link: bool, kv_bytes: float,
+    efficiency: tuple[float, float], software_latency_s: float, on_done: Callable[[], None],
+) -> None:
+    """Move a request's ``kv_bytes`` of KV cache from its prefill worker's GPUs to its decode worker's, at
+    the all-to-all's achieved fraction of the link kind (``efficiency``: scale-up, scale-out)."""
+    pairs = kv_pairs(sources, destinations, rid, one_link)
+    path = transfer_path(fabric.topology, pairs)
+    fabric.start_transfer(path, kv_bytes / len(pairs), efficiency[0] if path.scaleup else efficiency[1], on_done, software_latency_s)
