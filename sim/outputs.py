@@ -30,7 +30,7 @@ SUMMARY_ROWS = (
     ("throughput / GPU", "tput_per_gpu_tok_s", "{:,.0f} tok/s"),
     ("TTFT p50 / p99", ("ttft_s_p50", "ttft_s_p99"), "{:.3f} / {:.3f} s"),
     ("TPOT p50 / p99", ("tpot_s_p50", "tpot_s_p99"), "{:.1f} / {:.1f} ms", 1000),
-    ("interactivity", "interactivity_tok_s_user", "{:.1f} tok/s/user"),
+    ("interactivity mean / p50", ("interactivity_tok_s_user", "interactivity_p50_tok_s_user"), "{:.1f} / {:.1f} tok/s/user"),
     ("SLO attainment", "slo_attainment", "{:.1%}"),
     ("measured", ("measured_s", "warmup_s"), "{:.1f} s of steady state after a {:.1f} s warm-up"),
     ("power (facility)", "power_kw", "{:,.1f} kW"),
@@ -39,7 +39,7 @@ SUMMARY_ROWS = (
     ("  95 % interval", ("cost_usd_per_mtok_ci_low", "cost_usd_per_mtok_ci_high"), "${:.3f} to ${:.3f}"),
     ("cost per SLO-met Mtok", "cost_usd_per_slo_met_mtok", "${:.3f}"),
     ("per-request p50 / p90", ("cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90"), "${:.3f} / ${:.3f} per Mtok"),
-    ("tokens/s per MW", "tok_s_per_mw", "{:,.0f}"),
+    ("tokens/s per MW", ("tok_s_per_mw_provisioned", "tok_s_per_mw_drawn"), "{:,.0f} provisioned / {:,.0f} drawn"),
     ("wall time / events", ("wall_time_s", "events"), "{:.2f} s / {:,.0f}"),
 )
 

@@ -361,7 +361,9 @@ class Simulation:
                 "cost_usd_per_mtok": cost_h / (throughput * 3600 / 1e6) if throughput > 0 else float("inf"),
                 "cost_usd_per_mtok_p50": float(np.nanpercentile(cost_per_mtok, 50)) if done.any() else float("nan"),
                 "cost_usd_per_mtok_p90": float(np.nanpercentile(cost_per_mtok, 90)) if done.any() else float("nan"),
-                "tok_s_per_mw": throughput / (power.facility_kw / 1000) if power.facility_kw > 0 else float("nan"),
+                # per MW provisioned (the public benchmark's: the platform's all-in kW per GPU) and per MW drawn
+                "tok_s_per_mw_provisioned": throughput / (dep.platform.allin_power_kw_per_gpu * dep.gpus / 1000),
+                "tok_s_per_mw_drawn": throughput / (power.facility_kw / 1000) if power.facility_kw > 0 else float("nan"),
                 "slo_met": bool(metrics["slo_attainment"] >= cfg.workload.slo.min_attainment),
                 "cost_usd_per_slo_met_mtok": (
                     cost_h / (metrics["goodput_tok_s"] * 3600 / 1e6) if metrics["goodput_tok_s"] > 0 else float("inf")
