@@ -85,6 +85,7 @@ class ModelConfig:
     max_context_tokens: int = bounded(MISSING, 1, plausible=(512, 20_000_000))
     sliding_window_tokens: int = bounded(0, 0)  # window of sliding-window attention layers (0: none)
     sliding_window_layers: int = bounded(0, 0)  # how many layers use the window
+    mtp_modules: int = bounded(0, 0, plausible=(0, 8))  # multi-token-prediction modules shipped (config.json num_nextn_predict_layers)
     total_params_b: float = positive(MISSING, plausible=(0.01, 100_000), unit="billion")  # published totals, checked against the shapes
     active_params_b: float = positive(MISSING, plausible=(0.01, 100_000), unit="billion")
     allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range

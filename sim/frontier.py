@@ -1,0 +1,8 @@
+"""``python -m sim.frontier``: the command of :mod:`sim.planning.frontier`."""
+
+import sys
+
+from sim.planning.frontier import main
+
+if __name__ == "__main__":
+    sys.exit(main())
