@@ -46,23 +46,29 @@ class Bound:
             return [(x[0], y[0])]
         return [(max(x[k], x[k + 1]), max(y[k], y[k + 1])) for k in range(len(x) - 1)]
 
-    def dominated_by(self, points: Sequence[tuple[float, float]], margin: float = DOMINANCE_MARGIN) -> bool:
-        """True when every box of the curve is dominated: some simulated point (interactivity, throughput
-        per GPU) is faster for users than the box's interactivity (by the interactivity margin) and
-        delivers more than (1 + margin) times its throughput."""
-        if not self.interactivity or not points:
+    def dominated_by(self, staircase: "Staircase", margin: float = DOMINANCE_MARGIN) -> bool:
+        """True when every box of the curve is dominated: some simulated point is faster for users than
+        the box's interactivity (by the interactivity margin) and delivers more than (1 + margin) times
+        its throughput."""
+        if not self.interactivity:
             return False
+        return all(staircase.best_at(x * (1 + INTERACTIVITY_MARGIN)) >= y * (1 + margin) for x, y in self.boxes())
+
+
+class Staircase:
+    """The best throughput per GPU among simulated points at least as fast as a given interactivity."""
+
+    def __init__(self, points: Sequence[tuple[float, float]]):
         fastest_first = sorted(points, key=lambda p: -p[0])
-        xs = [-x for x, _ in fastest_first]  # rising
-        best, running = [], 0.0
+        self._neg_x = [-x for x, _ in fastest_first]  # rising
+        self._best, running = [], 0.0
         for _, t in fastest_first:
             running = max(running, t)
-            best.append(running)  # the best throughput among the points at least this fast
-        for x, y in self.boxes():
-            found = bisect.bisect_right(xs, -x * (1 + INTERACTIVITY_MARGIN))  # how many points are at least as fast as the box
-            if not found or best[found - 1] < y * (1 + margin):
-                return False
-        return True
+            self._best.append(running)
+
+    def best_at(self, interactivity: float) -> float:
+        found = bisect.bisect_right(self._neg_x, -interactivity)  # how many points are at least this fast
+        return self._best[found - 1] if found else 0.0
 
 
 def _batches(largest: float) -> list[int]:

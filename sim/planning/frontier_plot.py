@@ -76,7 +76,7 @@ def _line(curve: Curve, key: str) -> tuple[np.ndarray, np.ndarray]:
     return xs, tput
 
 
-def _compact(value: float, _pos=None) -> str:
+def compact(value: float, _pos=None) -> str:
     """Axis numbers a reader takes in at a glance: 950, 12k, 1.5M."""
     for scale, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
@@ -105,7 +105,7 @@ def _one(curves: list[Curve], stem: Path, ylabel: str, key: str, title: str) -> 
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
-        ax.yaxis.set_major_formatter(_compact)
+        ax.yaxis.set_major_formatter(compact)
     ax.set_xlim(left=0)
     ax.set_xlabel("interactivity (tokens/s per user, 1 / mean time per output token)")
     ax.set_ylabel(ylabel)

@@ -107,12 +107,14 @@ class Layout:
         return out
 
 
-def layout_of(cfg: SimConfig) -> Layout:
-    """The layout a configuration describes (one worker when it fills racks rather than naming workers)."""
-    disagg = cfg.fleet.prefill_workers > 0
+def layout_of(deployment) -> Layout:
+    """The layout of a built deployment (:class:`sim.simulation.Deployment`): its pools' workers, the whole fleet."""
+    cfg = deployment.cfg
+    pools = deployment.pools
+    decode, prefill = pools[-1], (pools[0] if len(pools) > 1 else None)
     return Layout(
-        tp=cfg.worker.tp, ep=cfg.worker.ep, dp_attn=cfg.worker.dp_attn, workers=cfg.fleet.workers or 1,
-        prefill_workers=cfg.fleet.prefill_workers, prefill_tp=cfg.prefill_worker.tp if disagg else 0,
-        prefill_ep=cfg.prefill_worker.ep if disagg else 0, prefill_dp_attn=cfg.prefill_worker.dp_attn if disagg else False,
+        tp=decode.layout.tp, ep=decode.layout.ep, dp_attn=decode.layout.dp_attn, workers=decode.workers,
+        prefill_workers=prefill.workers if prefill else 0, prefill_tp=prefill.layout.tp if prefill else 0,
+        prefill_ep=prefill.layout.ep if prefill else 0, prefill_dp_attn=prefill.layout.dp_attn if prefill else False,
         spec=cfg.engine.speculative.method,
     )

@@ -25,7 +25,7 @@ class Outcome:
 
     metrics: dict = field(default_factory=dict)
     error: str | None = None
-    seconds: float = 0.0  # building and simulating it, on one core
+    cpu_s: float = 0.0  # CPU seconds of building and simulating it (its process's, so a busy machine does not inflate it)
 
     @property
     def ok(self) -> bool:
@@ -36,13 +36,13 @@ def simulate_one(cfg: SimConfig) -> Outcome:
     """Build and run one configuration; a refusal or failure becomes the outcome's ``error``."""
     from sim.simulation import Simulation, build
 
-    start = time.perf_counter()
+    start = time.process_time()
     try:
-        return Outcome(Simulation(build(cfg)).run().metrics, seconds=time.perf_counter() - start)
+        return Outcome(Simulation(build(cfg)).run().metrics, cpu_s=time.process_time() - start)
     except ConfigError as err:
-        return Outcome(error=str(err), seconds=time.perf_counter() - start)
+        return Outcome(error=str(err), cpu_s=time.process_time() - start)
     except Exception as err:  # one failing point must not stop a search: report it
-        return Outcome(error=f"simulation failed: {type(err).__name__}: {err}", seconds=time.perf_counter() - start)
+        return Outcome(error=f"simulation failed: {type(err).__name__}: {err}", cpu_s=time.process_time() - start)
 
 
 def _cost(cfg: SimConfig) -> float:
@@ -58,7 +58,7 @@ class Runner:
         self.processes = max(1, processes or os.cpu_count() or 1)
         self._pool = None
         self.runs = 0
-        self.cpu_s = 0.0  # seconds of building and simulating, summed over runs (each on one core)
+        self.cpu_s = 0.0  # CPU seconds of building and simulating, summed over runs
 
     def __enter__(self) -> "Runner":
         return self
@@ -87,5 +87,5 @@ class Runner:
             for i, outcome in zip(order, done):
                 outcomes[i] = outcome
         self.runs += len(outcomes)
-        self.cpu_s += sum(o.seconds for o in outcomes)
+        self.cpu_s += sum(o.cpu_s for o in outcomes)
         return outcomes

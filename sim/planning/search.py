@@ -5,7 +5,8 @@ concurrencies a benchmark's space lists), one rung per round; a round simulates 
 layout still climbing, on all cores. A layout stops climbing when
 
 * it **saturates**: its throughput per GPU grew by less than 3 % over its best so far (more clients only
-  queue), or users get fewer tokens per second than ``min_interactivity``;
+  queue), or users get fewer tokens per second than ``min_interactivity`` (or, searching for an SLO,
+  its p99 TPOT or TTFT passed the SLO's limit: more clients only make them longer);
 * it is **dominated**: its best possible curve (:mod:`sim.planning.bounds`) lies below points already
   simulated by more than the margin everywhere, so no concurrency can put it on the frontier;
 * it fails (the reason is kept with the point).
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sim.config import ConfigError, SimConfig
-from sim.planning.bounds import Bound, optimistic_curve
+from sim.planning.bounds import Staircase, optimistic_curve
 from sim.planning.layouts import Layout
 from sim.planning.pareto import Frontier
 from sim.planning.runs import Runner
@@ -105,6 +107,53 @@ class SearchResult:
         return {k for k, p in enumerate(self.points) if id(p) in on}
 
 
+@dataclass(frozen=True)
+class Lane:
+    """One deployment climbing its ladder: a benchmark-mode configuration and a layout."""
+
+    base: SimConfig
+    layout: Layout
+
+    def rungs(self, max_concurrency: int) -> tuple[int, ...]:
+        return self.layout.concurrencies or ladder(max_concurrency)
+
+
+def climb(
+    lanes: list[Lane],
+    runner: Runner,
+    *,
+    max_concurrency: int = MAX_CONCURRENCY,
+    min_interactivity: float = MIN_INTERACTIVITY,
+    slo_limits_s: tuple[float, float] | None = None,
+    dominated: Callable[[Lane, list[Point]], bool] | None = None,
+) -> tuple[list[list[Point]], list[str]]:
+    """Every lane up its ladder, one rung per round, all lanes of a round in parallel: each lane's points
+    and why it stopped. ``dominated(lane, points so far)`` may stop a lane between rounds."""
+    rungs = [lane.rungs(max_concurrency) for lane in lanes]
+    points: list[list[Point]] = [[] for _ in lanes]
+    stopped = [""] * len(lanes)
+    best = [0.0] * len(lanes)
+    active = list(range(len(lanes)))
+    while active:
+        jobs = [(i, rungs[i][len(points[i])]) for i in active]
+        outcomes = runner.run([lanes[i].layout.config(lanes[i].base, c) for i, c in jobs])
+        for (i, c), outcome in zip(jobs, outcomes):
+            point = Point(lanes[i].layout, c, {k: outcome.metrics.get(k) for k in POINT_METRICS} if outcome.ok else {}, outcome.error)
+            reason = _stop_reason(point, best[i] if points[i] else None, bool(lanes[i].layout.concurrencies), min_interactivity, slo_limits_s)
+            points[i].append(point)
+            if point.ok:
+                best[i] = max(best[i], point.tput_per_gpu)
+            stopped[i] = reason or ("reached the last concurrency" if len(points[i]) >= len(rungs[i]) else "")
+        active = [i for i in active if not stopped[i]]
+        if dominated is not None and active:
+            so_far = [p for lane_points in points for p in lane_points if p.ok]
+            for i in list(active):
+                if dominated(lanes[i], so_far):
+                    stopped[i] = "dominated: its best possible curve lies below points already simulated"
+                    active.remove(i)
+    return points, stopped
+
+
 def search(
     base: SimConfig,
     layouts: list[Layout],
@@ -113,58 +162,44 @@ def search(
     max_concurrency: int = MAX_CONCURRENCY,
     min_interactivity: float = MIN_INTERACTIVITY,
     prune: bool = True,
+    slo_limits_s: tuple[float, float] | None = None,
     what: str = "",
 ) -> SearchResult:
     """Search ``layouts`` for ``base`` (a benchmark-mode configuration); :class:`ConfigError` naming every
-    layout's constraint if none can be simulated."""
+    layout's constraint if none can be simulated. ``slo_limits_s``: (p99 TTFT, p99 TPOT) past which a
+    layout stops climbing."""
     start = time.perf_counter()
     runs0, cpu0 = runner.runs, runner.cpu_s
     kept, removed = feasible(base, layouts)
     if not kept:
         raise ConfigError(nothing_feasible_message(what or _describe(base), removed))
-    rungs = {layout.key(): layout.concurrencies or ladder(max_concurrency) for layout in kept}
-    bounds: dict[tuple, Bound] = {}
+    lanes = [Lane(base, layout) for layout in kept]
+    dominated = None
     if prune:
-        for layout in kept:
-            bounds[layout.key()] = optimistic_curve(base, layout, max(rungs[layout.key()]))
-    step = {layout.key(): 0 for layout in kept}
-    best: dict[tuple, float] = {}
-    active = list(kept)
-    stopped: dict[tuple, str] = {}
-    points: list[Point] = []
-    while active:
-        jobs = [(layout, rungs[layout.key()][step[layout.key()]]) for layout in active]
-        outcomes = runner.run([layout.config(base, c) for layout, c in jobs])
-        still = []
-        for (layout, c), outcome in zip(jobs, outcomes):
-            key = layout.key()
-            point = Point(layout, c, {k: outcome.metrics.get(k) for k in POINT_METRICS} if outcome.ok else {}, outcome.error)
-            points.append(point)
-            step[key] += 1
-            reason = _stop_reason(point, best.get(key), fixed=bool(layout.concurrencies), min_interactivity=min_interactivity)
-            if point.ok:
-                best[key] = max(best.get(key, 0.0), point.tput_per_gpu)
-            if reason is None and step[key] >= len(rungs[key]):
-                reason = "reached the last concurrency"
-            if reason:
-                stopped[key] = reason
-            else:
-                still.append(layout)
-        active = still
-        if prune and active:
-            simulated = [(p.interactivity, p.tput_per_gpu) for p in points if p.ok]
-            for layout in list(active):
-                if bounds[layout.key()].dominated_by(simulated):
-                    stopped[layout.key()] = "dominated: its best possible curve lies below points already simulated"
-                    active.remove(layout)
-    return SearchResult(base, points, removed, stopped, runner.runs - runs0, runner.cpu_s - cpu0, time.perf_counter() - start)
+        bounds = {lane.layout.key(): optimistic_curve(base, lane.layout, max(lane.rungs(max_concurrency))) for lane in lanes}
+        prepared: dict[int, Staircase] = {}  # one staircase per round (keyed by the number of points)
+
+        def dominated(lane: Lane, so_far: list[Point]) -> bool:
+            if len(so_far) not in prepared:
+                prepared.clear()
+                prepared[len(so_far)] = Staircase([(p.interactivity, p.tput_per_gpu) for p in so_far])
+            return bounds[lane.layout.key()].dominated_by(prepared[len(so_far)])
+
+    points, stopped = climb(lanes, runner, max_concurrency=max_concurrency, min_interactivity=min_interactivity,
+                            slo_limits_s=slo_limits_s, dominated=dominated)
+    # in the order they were simulated: round by round
+    flat = [p for k in range(max(map(len, points))) for lane_points in points if k < len(lane_points) for p in [lane_points[k]]]
+    why = {lane.layout.key(): reason for lane, reason in zip(lanes, stopped)}
+    return SearchResult(base, flat, removed, why, runner.runs - runs0, runner.cpu_s - cpu0, time.perf_counter() - start)
 
 
-def _stop_reason(point: Point, best: float | None, fixed: bool, min_interactivity: float) -> str | None:
+def _stop_reason(point: Point, best: float | None, fixed: bool, min_interactivity: float, slo_limits_s) -> str | None:
     if not point.ok:
         return f"failed at concurrency {point.concurrency}: {point.error or 'no tokens delivered'}"
     if point.interactivity < min_interactivity:
         return f"below {min_interactivity:g} tok/s/user at concurrency {point.concurrency}"
+    if slo_limits_s and (point.metrics["ttft_s_p99"] > slo_limits_s[0] or point.metrics["tpot_s_p99"] > slo_limits_s[1]):
+        return f"past the SLO's p99 limits at concurrency {point.concurrency}"
     if not fixed and best is not None and point.tput_per_gpu < best * (1 + SATURATION_GAIN):
         return f"saturated at concurrency {point.concurrency}"
     return None

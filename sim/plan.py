@@ -1,0 +1,8 @@
+"""``python -m sim.plan``: the command of :mod:`sim.planning.plan`."""
+
+import sys
+
+from sim.planning.plan import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""``python -m sim.waterfall``: the command of :mod:`sim.planning.waterfall`."""
+
+import sys
+
+from sim.planning.waterfall import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The cost waterfall between two deployments of one model."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.config import ConfigError
+from sim.planning.runs import Runner
+from sim.planning.waterfall import decompose, main as waterfall_main, sides
+
+COMMON = ["model=llama3_70b", "workload.input_tokens=128", "workload.output_tokens=128"]
+A = "platform=h100 precision=fp8 worker.tp=8"
+B = "platform=b200 precision=fp8 worker.tp=2"
+
+
+@pytest.fixture(scope="module")
+def waterfall():
+    return decompose(*sides(A, B, COMMON), 30.0, ["price", "chip", "layout"], Runner(1))
+
+
+def test_shapley_shares_add_up_to_the_gap_and_the_ends_are_a_and_b(waterfall):
+    w = waterfall
+    assert sum(w.shapley) == pytest.approx(w.gap) and sum(w.path) == pytest.approx(w.gap)
+    assert w.cost[frozenset()] == pytest.approx(w.a.price / (w.tput[frozenset()] * 3600 / 1e6))
+    assert w.cost[frozenset({0, 1, 2})] == pytest.approx(w.b.price / (w.tput[frozenset({0, 1, 2})] * 3600 / 1e6))
+    assert all(lo - 1e-12 <= phi <= hi + 1e-12 for phi, (lo, hi) in zip(w.shapley, w.ranges))
+
+
+def test_the_price_scales_cost_without_changing_throughput(waterfall):
+    w = waterfall
+    assert w.tput[frozenset({0})] == w.tput[frozenset()]
+    assert w.cost[frozenset({0})] / w.cost[frozenset()] == pytest.approx(w.b.price / w.a.price)
+    assert w.b.price > w.a.price and w.shapley[0] > 0  # B's GPU-hour costs more: the price step raises the cost
+
+
+def test_deployments_of_different_models_or_unknown_factors_are_refused(capsys):
+    code = waterfall_main([A + " model=llama3_70b", B + " model=deepseek_r1 precision=fp4", "--processes", "1"])
+    assert code == 2
+    assert "A serves llama3_70b and B serves deepseek_r1" in capsys.readouterr().err
+    assert waterfall_main([A, B, "--common", " ".join(COMMON), "--factors", "price,colour", "--processes", "1"]) == 2
+    assert "--factors price,colour" in capsys.readouterr().err
+
+
+def test_an_interactivity_a_hybrid_cannot_reach_is_named(capsys):
+    assert waterfall_main([A, B, "--common", " ".join(COMMON), "--factors", "price,chip", "--interactivity", "5000", "--processes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "reaches at most" in err and "choose a lower --interactivity than 5000" in err
