@@ -57,7 +57,8 @@ def run_job(cfg: DictConfig, out_dir: Path, progress: bool = True) -> float:
     check_output(sim_cfg.output)
     if not progress:
         sim_cfg = replace(sim_cfg, output=replace(sim_cfg.output, progress=False))
-    result = simulate(sim_cfg)
+    result = simulate(sim_cfg)  # logs what a default costs without failing (sim.serving.defaults)
+    sim_cfg = result.cfg  # what ran: the default layout filled in
     metrics = result.metrics
     title = f"{sim_cfg.model.name} {sim_cfg.precision.name} on {fleet_text(sim_cfg)}, {sim_cfg.workload.name}"
     if sim_cfg.output.requests_csv:

@@ -105,7 +105,7 @@ class PrecisionConfig:
 class WorkerConfig:
     """How a model replica is sharded: a worker is ``tp`` GPUs holding one replica."""
 
-    tp: int = bounded(8, 1, 4096, hint="GPUs per worker")  # tensor-parallel width of attention and dense layers
+    tp: int = bounded(0, 0, 4096, hint="GPUs per worker; 0: the default rule")  # tensor-parallel width; 0: sim.serving.defaults
     ep: int = bounded(0, 0, 4096, hint="0 means ep = tp")  # expert-parallel width of MoE layers (divides tp)
     dp_attn: bool = False  # attention data-parallel: each GPU attends for its own slice of the batch
 

@@ -10,6 +10,7 @@ the same result.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from sim.economics.power import fleet_power
 from sim.measurement import MIN_WINDOW_REQUESTS, confidence_metrics, mser5_warmup_s
 from sim.metrics import identity, latency_and_tokens
 from sim.progress import Progress
+from sim.serving.defaults import unused_capacity, with_default_layout
 from sim.serving.engine import Engine
 from sim.serving.fleet import WorkerMemory, check_fits, validate_layout
 from sim.serving.perf import PerformanceModel, build_perf_model, estimate_worker_capacity_rps
@@ -62,6 +64,7 @@ class Deployment:
     kv_transfer_s_per_token: float  # disaggregated: seconds to move one prompt token's KV cache
     kv_transfer_latency_s: float
     sampled: dict[str, float]  # the uncertain inputs' values of this run (by input name)
+    warnings: tuple[str, ...] = ()  # settings that cost money without failing (sim.serving.defaults)
 
     @property
     def perf(self) -> PerformanceModel:
@@ -78,11 +81,13 @@ class Deployment:
 
 @dataclass
 class Result:
-    """What one run produced: scalar metrics and the per-request table (columns)."""
+    """What one run produced: scalar metrics and the per-request table (columns), and the configuration
+    that ran (calibrated, the default layout filled in)."""
 
     metrics: dict[str, float]
     requests: dict[str, np.ndarray]
     workers: dict[str, np.ndarray]
+    cfg: SimConfig | None = None
 
 
 def build(cfg: SimConfig) -> Deployment:
@@ -98,6 +103,7 @@ def build(cfg: SimConfig) -> Deployment:
     validate_workload(cfg.workload)
     validate_cost(cfg.cost, platform)
     spec = Speculation(cfg.engine.speculative)
+    cfg = with_default_layout(cfg, platform, model, precision, spec)  # worker.tp=0: the documented rule
     if cfg.workload.arrival == "closed_loop" and cfg.fleet.max_queue_per_worker:
         raise ConfigError(
             "fleet.max_queue_per_worker drops open-loop traffic; closed-loop clients never exceed their "
@@ -146,11 +152,14 @@ def build(cfg: SimConfig) -> Deployment:
     # one GPU's link.
     link = platform.scaleup_bytes_per_s if counts.gpus <= platform.scaleup_domain_gpus else platform.scaleout_bytes_per_s
     one_link = cfg.worker.dp_attn or cfg.prefill_worker.dp_attn or model.is_mla
-    pairs = 1 if one_link else min(cfg.worker.tp, cfg.prefill_worker.tp)
+    pairs = 1 if one_link or not counts.disaggregated else min(cfg.worker.tp, cfg.prefill_worker.tp)
     per_token_s = model.kv_bytes_per_token(precision.kv_dtype) / (pairs * link * cfg.perf.comm_efficiency)
+    serving = pools[-1]
+    unused = unused_capacity(serving.role, serving.layout.tp, platform.name, serving.perf, serving.memory,
+                             spec, cfg, serving.workers) if cfg.perf.kind == "roofline" else None
     return Deployment(
         cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, per_token_s, cfg.perf.collective_latency_s,
-        sampled,
+        sampled, (unused,) if unused else (),
     )
 
 
@@ -390,13 +399,17 @@ class Simulation:
             "decode_steps": np.array([e.decode_steps_done for e in self.engines]),
             "preemptions": np.array([e.preemptions for e in self.engines]),
         }
-        return Result(metrics, columns, workers)
+        return Result(metrics, columns, workers, cfg)
 
 
 def simulate(cfg) -> Result:
-    """Build, check and run one simulation. ``cfg``: a :class:`SimConfig` or a composed Hydra config.
-    A run that completed no request is refused (:func:`refuse_empty_run`): it has no figures to report."""
-    simulation = Simulation(build(to_sim_config(cfg)))
+    """Build, check and run one simulation, logging the deployment's warnings. ``cfg``: a :class:`SimConfig`
+    or a composed Hydra config. A run that completed no request is refused (:func:`refuse_empty_run`): it
+    has no figures to report."""
+    deployment = build(to_sim_config(cfg))
+    for warning in deployment.warnings:
+        logging.getLogger("sim").warning(warning)
+    simulation = Simulation(deployment)
     result = simulation.run()
     refuse_empty_run(result.metrics, simulation.deployment.cfg)
     return result
