@@ -85,7 +85,7 @@ CATALOGUE = [
     out_of_range("workload.num_requests", "0", "in [1, "), out_of_range("workload.input_tokens", "-5"), out_of_range("workload.warmup_requests", "-1"),
     out_of_range("workload.concurrency", "0", extra=CLOSED), out_of_range("workload.rate_rps", "0", "> 0", extra=RATE),
     out_of_range("workload.load_fraction", "-0.5", "in (0, 100]"), out_of_range("workload.slo.ttft_s", "0", "> 0 s"),
-    out_of_range("workload.lognormal_sigma", "0"), out_of_range("worker.tp", "0", "in [1, 4096]"), out_of_range("worker.ep", "-2"),
+    out_of_range("workload.lognormal_sigma", "0"), out_of_range("worker.tp", "-1", "in [0, 4096]"), out_of_range("worker.ep", "-2"),
     out_of_range("fleet.racks", "-1", "in [1, "), out_of_range("fleet.workers", "-3"), out_of_range("fleet.max_queue_per_worker", "-1"),
     out_of_range("platform.idle_power_fraction", "1.5", "in [0, 1]"), out_of_range("seed", "-1", ">= 0"),
     out_of_range("max_sim_time_s", "0", "> 0 s"), out_of_range("calibration.fallback.comm_efficiency", "2", "in (0, 1]"),
@@ -106,7 +106,7 @@ CATALOGUE = [
     ("config", ("platform.allow_implausible=[memroy_gb]",), ["allow_implausible", "memroy_gb", "use some of"]),
     # --- sizes a run could not finish or hold: an estimate of time and memory ------------------------------------------
     ("config", ("fleet.racks=100000000",), ["fleet.racks=100000000", "in [1, 100000]"]),
-    ("config", ("fleet.racks=20000",), ["1,440,000 GPUs", "180,000 workers", "GB of memory", "lower fleet.racks"]),
+    ("config", ("fleet.racks=20000",), ["1,440,000 GPUs", "360,000 workers", "GB of memory", "lower fleet.racks"]),
     ("config", ("fleet.workers=200000",), ["200,000 workers", "100,000 workers at most", "GB of memory"]),
     ("config", ("workload.num_requests=1000000000",), ["workload.num_requests=1000000000", "h and 550.1 GB of memory"]),
     ("small_machine", ("workload.num_requests=20000000",), ["workload.num_requests=20,000,000", "8 GB of memory", "min and 11.2 GB"]),
@@ -157,7 +157,7 @@ CATALOGUE = [
     ("case_row", {"concurrency": "1000000000"}, ["concurrency", "beyond what a run holds", "in [1, 1e+07]"]),
     ("case_row", {"isl": "1e12"}, ["isl", "1e12 is beyond what a run holds"]),
     ("case_row", {"osl": "20000000"}, ["osl", "beyond what a run holds"]),
-    ("case_row", {"decode_tp": "100000"}, ["decode_tp", "in [1, 4096]"]),
+    ("case_row", {"decode_tp": "100000"}, ["decode_tp", "in [0, 4096]"]),
     ("case_row", {"tput_per_gpu": "nan"}, ["tput_per_gpu", "must be a positive number"]),
     # --- commands: calibration overwrite and path escape, unknown calibration, output paths, bad arguments ------------
     ("calibrate", ["--name", "default"], ["conf/calibration/default.yaml exists", "every run uses it", "--replace"]),
