@@ -2,7 +2,8 @@
 
 import sys
 
+from sim.errors import run_command
 from sim.planning.plan import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -22,7 +22,6 @@ first curve.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import sys
@@ -31,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.config import ConfigError, SimConfig, compose_config
-from sim.files import atomic_path
+from sim.errors import CommandParser, InputError, positive_number
+from sim.files import atomic_path, check_output_dir
 from sim.planning.frontier_plot import Curve, plot_frontiers
 from sim.planning.layouts import Layout
 from sim.planning.runs import Runner
@@ -182,23 +182,26 @@ def at_table(curves: list[Curve], interactivities: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.frontier", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="python -m sim.frontier", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. platform=h200 model=deepseek_r1 precision=fp8 workload.input_tokens=8192")
     parser.add_argument("--curve", action="append", default=[], help='one more curve: "OVERRIDES" added to the common ones')
     parser.add_argument("--space", type=Path, help="layouts and concurrencies in the schema of data/reference/benchmark_search_spaces.csv")
     parser.add_argument("--spec", choices=("any", "mtp", "none"), default="any", help="speculative decoding by MTP (default: both)")
     parser.add_argument("--disagg", choices=("any", "0", "1"), default="any", help="disaggregated prefill/decode (default: both)")
-    parser.add_argument("--max-concurrency", type=int, default=MAX_CONCURRENCY)
-    parser.add_argument("--min-interactivity", type=float, default=MIN_INTERACTIVITY, help="tok/s/user below which a layout stops")
+    parser.add_argument("--max-concurrency", type=positive_number(int, 10_000_000), default=MAX_CONCURRENCY)
+    parser.add_argument("--min-interactivity", type=positive_number(), default=MIN_INTERACTIVITY, help="tok/s/user below which a layout stops")
     parser.add_argument("--no-prune", action="store_true", help="simulate dominated layouts too")
     parser.add_argument("--at", default="", help="interactivities to read the curves at, e.g. 40,75,116")
-    parser.add_argument("--processes", type=int, default=None, help="parallel simulations (default: all cores)")
+    parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
     parser.add_argument("--out", type=Path, default=Path("outputs/frontier"))
     args = parser.parse_args(argv)
-    if args.space is not None and not args.space.is_file():
-        parser.error(f"--space {args.space}: no such file")
-    if args.max_concurrency < 1 or args.min_interactivity < 0:
-        parser.error("--max-concurrency must be >= 1 and --min-interactivity >= 0")
+    check_output_dir(args.out, "--out")  # before any work: where the results go, and the space file
+    if args.space is not None:
+        read_space(args.space, "", "", "", 0, 0, moe=False)
+    try:
+        at = [float(x) for x in args.at.split(",") if x]
+    except ValueError:
+        raise InputError(f"--at {args.at}: give interactivities as numbers separated by commas, e.g. 40,75,116") from None
     override_sets = [s + c.split() for s in expand(args.overrides) for c in (args.curve or [""])]
     start = time.perf_counter()
     results: list[Labelled] = []
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = benchmark_config(*overrides)
                 result = frontier_for(base, runner, args.space, args.spec, args.disagg, max_concurrency=args.max_concurrency,
                                       min_interactivity=args.min_interactivity, prune=not args.no_prune)
-            except ConfigError as err:
+            except (ConfigError, InputError) as err:
                 print(f"skipped {' '.join(overrides)}:\n  {err}", file=sys.stderr)
                 continue
             except Exception as err:  # Hydra's composition errors: an unknown option or key
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     base = results[0].result.base
     title = f"{base.model.name}: throughput-interactivity frontiers" if len(results) > 1 else f"{base.model.name}: {results[0].label}"
     paths = write_outputs(args.out, results, title)
-    if args.at:
-        print(at_table([curve(r.label, r.result) for r in results], [float(x) for x in args.at.split(",") if x]))
+    if at:
+        print(at_table([curve(r.label, r.result) for r in results], at))
     print(f"wrote {args.out / 'frontier.csv'}, {args.out / 'layouts.csv'} and {len(paths)} figure files in {time.perf_counter() - start:.0f} s")
     return 0

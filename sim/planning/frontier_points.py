@@ -16,8 +16,8 @@ layout is ``unreachable``, with the fastest interactivity the simulator reaches.
 
 from __future__ import annotations
 
-import argparse
 import csv
+import io
 import json
 import math
 import time
@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from sim.config import ConfigError
-from sim.files import atomic_write_text
-from sim.fidelity.cases import RowProblem, config_names, serving_precision
+from sim.errors import CommandParser, InputError, positive_number
+from sim.fidelity.cases import RowProblem, check_calibration, config_names, serving_precision
+from sim.files import atomic_write_text, check_output_file, read_text
 from sim.planning.frontier import benchmark_config, check_precision
 from sim.planning.runs import Runner
 from sim.planning.search import SearchResult, search
@@ -73,22 +74,22 @@ class FrontierPoint:
 
 
 def read_points(path: str | Path) -> list[FrontierPoint | RowProblem]:
-    """Every row of a frontier-points file, as a point or as the problem that keeps it from being one."""
+    """Every row of a frontier-points file, as a point or as the problem that keeps it from being one; an
+    :class:`InputError` for a file that is not one (unreadable, empty, columns missing)."""
     known = {k: config_names(k) for k in ("platform", "model", "precision")}
+    reader = csv.DictReader(io.StringIO(read_text(path, "frontier points file"), newline=""))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"frontier points file {path} has no column {', '.join(missing)}; see data/reference/README.md for its columns")
     out: list[FrontierPoint | RowProblem] = []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        for number, row in enumerate(reader, start=2):
-            value = {k: (v or "").strip() for k, v in row.items() if k is not None}
-            pid = value.get("point_id") or f"row {number}"
-            out.append(_parse(value, number, pid, missing, known))
+    for number, row in enumerate(reader, start=2):
+        value = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        if any(value.values()):
+            out.append(_parse(value, number, value.get("point_id") or f"row {number}", known))
     return out
 
 
-def _parse(value: dict, row: int, pid: str, missing: list[str], known: dict) -> FrontierPoint | RowProblem:
-    if missing:
-        return RowProblem(pid, row, missing[0], f"the file has no column {missing[0]!r} (missing: {', '.join(missing)})")
+def _parse(value: dict, row: int, pid: str, known: dict) -> FrontierPoint | RowProblem:
     for column, names in known.items():
         if value[column] not in names:
             return RowProblem(pid, row, column, f"unknown {column} {value[column]!r}; known: {', '.join(names)}")
@@ -222,16 +223,17 @@ def table(predictions: list[PointPrediction], problems: list[RowProblem]) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.validate", description="Compare the simulated frontier with measured frontier points.")
+    parser = CommandParser(prog="python -m sim.validate", description="Compare the simulated frontier with measured frontier points.")
     parser.add_argument("points", type=Path, help="frontier points (the schema of data/reference/frontier_points.csv)")
     parser.add_argument("--json", type=Path, help="write the table and summary to this JSON file")
     parser.add_argument("--calibration", default="default", help="calibration in conf/calibration/ (default: default)")
-    parser.add_argument("--processes", type=int, default=None, help="parallel simulations (default: all cores)")
+    parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
     args = parser.parse_args(argv)
-    if not args.points.is_file():
-        parser.error(f"no such file: {args.points}")
     start = time.perf_counter()
-    rows = read_points(args.points)
+    rows = read_points(args.points)  # every check before any simulation
+    check_calibration(args.calibration)
+    if args.json:
+        check_output_file(args.json, "--json")
     points = [r for r in rows if isinstance(r, FrontierPoint)]
     problems = [r for r in rows if isinstance(r, RowProblem)]
     with Runner(args.processes) as runner:

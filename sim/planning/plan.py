@@ -20,8 +20,8 @@ power drawn and provisioned, tokens per MW, SLO figures, or why it cannot meet t
 
 from __future__ import annotations
 
-import argparse
 import csv
+import io
 import math
 import sys
 import time
@@ -29,6 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from sim.config import ConfigError, SimConfig, compose_config
+from sim.errors import CommandParser, InputError, positive_number
+from sim.files import check_output_dir, read_text
 from sim.fidelity.cases import config_names
 from sim.planning.capacity import Candidate, Sizing, Slo, max_rate, open_loop, size_all
 from sim.planning.frontier import QUIET, check_precision, expand, write_csv
@@ -102,16 +104,15 @@ def candidates_from(cfg: SimConfig, result: SearchResult, slo: Slo, per_kind: in
 
 def read_profile(path: Path) -> list[float]:
     """Hourly rates from a CSV with a ``rate_rps`` column (one row per hour of the day)."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if "rate_rps" not in (reader.fieldnames or []):
-            raise ConfigError(f"{path}: a daily profile needs a rate_rps column (one row per hour)")
-        rates = []
-        for number, row in enumerate(reader, start=2):
-            try:
-                rates.append(float(row["rate_rps"]))
-            except ValueError:
-                raise ConfigError(f"{path}, row {number}: rate_rps={row['rate_rps']!r} is not a number") from None
+    reader = csv.DictReader(io.StringIO(read_text(path, "daily profile"), newline=""))
+    if "rate_rps" not in (reader.fieldnames or []):
+        raise InputError(f"{path}: a daily profile needs a rate_rps column (one row per hour)")
+    rates = []
+    for number, row in enumerate(reader, start=2):
+        try:
+            rates.append(float(row["rate_rps"]))
+        except (TypeError, ValueError):
+            raise InputError(f"{path}, row {number}: rate_rps={row['rate_rps']!r} is not a number") from None
     check_rates(rates, str(path))
     return rates
 
@@ -131,7 +132,7 @@ def day_figures(sizing: Sizing, profile: list[float], duration_s: float, runner:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.plan", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="python -m sim.plan", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides; platform=a,b|all and precision=x,y|best give the candidates")
     demand = parser.add_mutually_exclusive_group()
     demand.add_argument("--rate", type=float, help="Poisson demand, requests per second")
@@ -144,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layouts", type=int, default=2, help="aggregated and disaggregated layouts tried per platform and precision (default 2 of each)")
     parser.add_argument("--duration", type=float, default=150.0, help="seconds of arrivals per simulation (default 150)")
     parser.add_argument("--max-rate", action="store_true", help="the inverse: the most demand the fleet of the overrides sustains")
-    parser.add_argument("--processes", type=int, default=None)
+    parser.add_argument("--processes", type=positive_number(int), default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/plan"))
     args = parser.parse_args(argv)
     try:
+        check_output_dir(args.out, "--out")
         if args.tpot is not None and args.interactivity is not None:
             raise ConfigError("give --tpot or --interactivity, not both")
         tpot = 1.0 / args.interactivity if args.interactivity else (args.tpot if args.tpot is not None else 0.05)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if profile is None:
             check_rates([args.rate] if args.rate is not None else [], "--rate")
         return plan(args, slo, args.rate if profile is None else max(profile), profile)
-    except ConfigError as err:
+    except (ConfigError, InputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sim.config import ConfigError, SimConfig
+from sim.errors import InputError
+from sim.files import read_text
 from sim.planning.layouts import Layout
 
 #: Models at least this large (total parameters) are also tried disaggregated.
@@ -104,12 +107,14 @@ def read_space(path: str | Path, platform: str, model: str, precision: str, isl:
     """The layouts and concurrencies a benchmark's space file lists for one platform, model, precision
     and lengths (an expert width left empty means experts tensor-parallel: ``ep=1``). Rows naming the
     same layout are merged. An empty list if the file has none for them."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in SPACE_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ConfigError(f"{path}: not a search-space file, it has no column(s) {', '.join(missing)} (see data/reference/README.md)")
+    reader = csv.DictReader(io.StringIO(read_text(path, "search-space file"), newline=""))
+    missing = [c for c in SPACE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"{path}: not a search-space file, it has no column(s) {', '.join(missing)} (see data/reference/README.md)")
+    try:
         rows = [r for r in reader if (r["platform"], r["model"], r["precision"], _int(r["isl"]), _int(r["osl"])) == (platform, model, precision, isl, osl)]
+    except ValueError as err:
+        raise InputError(f"{path}: a row's isl or osl is not a number ({err}); fix it") from None
     def ep_of(text: str) -> int:
         return _int(text, 1) if moe else 0
 
@@ -126,8 +131,8 @@ def read_space(path: str | Path, platform: str, model: str, precision: str, isl:
                 )
             else:
                 layout = Layout(tp=_int(r["tp"]), ep=ep_of(r["ep"]), dp_attn=r["dp_attn"] == "1", spec=r["spec_decode"])
-        except (ValueError, SyntaxError) as err:
-            raise ConfigError(f"{path}: a row for {platform}/{model}/{precision} cannot be read ({err}); fix its numbers") from err
+        except (ValueError, SyntaxError, TypeError, IndexError) as err:
+            raise InputError(f"{path}: a row for {platform}/{model}/{precision} cannot be read ({err}); fix its numbers") from None
         old = merged.get(layout.key())
         union = sorted(set(concurrencies) | set(old.concurrencies if old else ()))
         merged[layout.key()] = replace(layout, concurrencies=tuple(union))

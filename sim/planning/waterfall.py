@@ -26,13 +26,14 @@ factors (``chip+precision``) or drops them from the decomposition (they then sta
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sim.config import ConfigError, SimConfig
+from sim.errors import CommandParser, InputError, positive_number
+from sim.files import check_output_dir
 from sim.planning.attribution import order_range, path_attribution, shapley
 from sim.planning.frontier import benchmark_config, write_csv
 from sim.planning.layouts import Layout, layout_of
@@ -229,22 +230,23 @@ def hybrid_rows(w: Waterfall) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.waterfall", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="python -m sim.waterfall", description=__doc__.splitlines()[0])
     parser.add_argument("a", help='deployment A: "OVERRIDES" or a conf/deployment name')
     parser.add_argument("b", help="deployment B, of the same model")
     parser.add_argument("--interactivity", type=float, default=50.0, help="tokens/s per user the costs are compared at (default 50)")
     parser.add_argument("--common", default="", help='overrides for both, e.g. "model=deepseek_r1 workload.input_tokens=8192"')
     parser.add_argument("--factors", default=",".join(FACTORS), help=f"the factors in path order (default {','.join(FACTORS)})")
-    parser.add_argument("--processes", type=int, default=None)
+    parser.add_argument("--processes", type=positive_number(int), default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/waterfall"))
     args = parser.parse_args(argv)
     try:
+        check_output_dir(args.out, "--out")
         if not args.interactivity > 0:
             raise ConfigError(f"--interactivity {args.interactivity} must be positive (tokens/s per user)")
         a, b = sides(args.a, args.b, shlex.split(args.common))
         with Runner(args.processes) as runner:
             w = decompose(a, b, args.interactivity, [f for f in args.factors.split(",") if f], runner)
-    except ConfigError as err:
+    except (ConfigError, InputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)

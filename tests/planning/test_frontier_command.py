@@ -85,3 +85,21 @@ def test_validate_still_runs_benchmark_cases(argv, capsys, monkeypatch):
     seen = []
     monkeypatch.setattr(cases_validate, "main", lambda args: seen.append(args) or 0)
     assert validate_main(argv) == 0 and seen == [argv]
+
+
+def test_bad_paths_are_refused_in_one_line_before_any_simulation(tmp_path, capsys):
+    from sim.errors import run_command
+    from sim.planning.plan import main as plan_main
+    from sim.planning.waterfall import main as waterfall_main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert run_command(frontier_main, ["platform=h100", "--out", str(blocker / "sub")]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert plan_main(["platform=h100", "--rate", "5", "--out", str(blocker / "sub")]) == 2
+    assert waterfall_main(["platform=h100", "platform=b200", "--out", str(blocker / "sub")]) == 2
+    assert capsys.readouterr().err.count("choose another --out") == 2
+    empty = tmp_path / "points.csv"
+    empty.write_text("point_id,platform,model,precision,isl,osl,spec_decode,disagg,interactivity,tput_per_gpu\n")
+    assert run_command(validate_main, [str(empty), "--json", str(blocker / "x.json")]) == 2
+    assert "--json" in capsys.readouterr().err

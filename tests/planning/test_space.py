@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim.config import ConfigError
+from sim.errors import InputError
 from sim.planning.frontier import benchmark_config, space_for
 from sim.planning.layouts import Layout
 from sim.planning.space import RACK_SCALE_GPUS, default_space, read_space
@@ -49,5 +50,8 @@ def test_a_space_file_without_the_curve_or_with_the_wrong_columns_is_refused(tmp
         space_for(base, SPACES)
     bad = tmp_path / "space.csv"
     bad.write_text("platform,model\nh100,llama3_70b\n")
-    with pytest.raises(ConfigError, match="not a search-space file"):
+    with pytest.raises(InputError, match="not a search-space file"):
+        space_for(base, bad)
+    bad.write_bytes(b"")
+    with pytest.raises(InputError, match="is empty"):
         space_for(base, bad)
