@@ -98,7 +98,7 @@ def optimistic_curve(base: SimConfig, layout: Layout, max_concurrency: int) -> B
     if len(dep.pools) > 1:
         # the largest token budget any rung gives, and prompts spread evenly over dp_attn ranks
         pool = dep.pools[0]
-        chunk = max(dep.cfg.engine.max_tokens_per_iteration, layout.batch_limit(max_concurrency))
+        chunk = layout.token_budget(dep.cfg, layout.batch_limit(max_concurrency))
         prefill_rps = pool.workers * chunk / pool.perf.iteration_time_s(chunk, 0.0, 0.0, 0, 0.0, pool.layout.tp) / mean_in
     xs, ys = [], []
     for b in _batches(largest):

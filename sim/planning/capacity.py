@@ -71,7 +71,7 @@ def open_loop(candidate: Candidate, units: int, rate_rps: float, seed: int, dura
         base,
         worker=layout.worker, prefill_worker=layout.prefill_worker,
         fleet=replace(base.fleet, workers=layout.workers, prefill_workers=layout.prefill_workers),
-        engine=replace(base.engine, max_batch_size=batch, max_tokens_per_iteration=max(base.engine.max_tokens_per_iteration, batch),
+        engine=replace(base.engine, max_batch_size=batch, max_tokens_per_iteration=layout.token_budget(base, batch),
                        speculative=replace(base.engine.speculative, method=layout.spec)),
         workload=replace(base.workload, arrival="poisson", rate_rps=rate_rps, load_fraction=None, num_requests=requests,
                          steady_state=True, warmup_requests=requests // 10, slo=SloConfig(ttft_s=slo.ttft_s, tpot_s=slo.tpot_s)),

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             label = label_of(base, args.spec)
             results.append(Labelled(label, result))
             f, _ = result.frontier()
-            print(f"{label}: {len(result.points)} points of {len(result.points and {p.layout.key() for p in result.points})} layouts "
+            print(f"{label}: {len(result.points)} points of {len({p.layout.key() for p in result.points})} layouts "
                   f"({len(result.removed)} removed before simulating), {len(f.xs)} on the frontier; "
                   f"{result.cpu_s:.0f} CPU s, {result.wall_s:.0f} s")
     if not results:

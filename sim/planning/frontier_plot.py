@@ -46,19 +46,20 @@ class Curve:
 
 
 METRICS = (
-    # file stem, y label, value of a point, value of the frontier line at throughput y
-    ("frontier_tput", "throughput per GPU (tokens/s, input + output)", "tput_per_gpu_tok_s"),
-    ("frontier_cost", "cost per million tokens ($, input + output)", "cost_usd_per_mtok"),
-    ("frontier_tokens_per_mw", "tokens/s per provisioned MW (all-in power)", "tok_s_per_mw_provisioned"),
+    # file name after the prefix, y label, the point's metric
+    ("tput", "throughput per GPU (tokens/s, input + output)", "tput_per_gpu_tok_s"),
+    ("cost", "cost per million tokens ($, input + output)", "cost_usd_per_mtok"),
+    ("tokens_per_mw", "tokens/s per provisioned MW (all-in power)", "tok_s_per_mw_provisioned"),
 )
 
 
-def plot_frontiers(curves: list[Curve], out_dir: Path, title: str) -> list[Path]:
-    """The three figures of these curves in ``out_dir`` (PNG and PDF); the paths written."""
+def plot_frontiers(curves: list[Curve], out_dir: Path, title: str, prefix: str = "frontier") -> list[Path]:
+    """The three figures of these curves in ``out_dir`` (``PREFIX_tput``, ``_cost``, ``_tokens_per_mw``, PNG
+    and PDF); the paths written."""
     paths: list[Path] = []
     with figures.style():
-        for stem, ylabel, key in METRICS:
-            paths += _one(curves, out_dir / stem, ylabel, key, title)
+        for name, ylabel, key in METRICS:
+            paths += _one(curves, out_dir / f"{prefix}_{name}", ylabel, key, title)
     return paths
 
 

@@ -87,11 +87,17 @@ class Layout:
             worker=self.worker,
             prefill_worker=self.prefill_worker,
             fleet=replace(base.fleet, workers=self.workers, prefill_workers=self.prefill_workers),
-            engine=replace(base.engine, max_batch_size=batch, max_tokens_per_iteration=max(8192, batch), speculative=spec),
+            engine=replace(base.engine, max_batch_size=batch, max_tokens_per_iteration=self.token_budget(base, batch), speculative=spec),
             workload=replace(
                 base.workload, concurrency=concurrency, num_requests=concurrency * requests_per_client, warmup_requests=concurrency
             ),
         )
+
+    def token_budget(self, base: SimConfig, batch: int) -> int:
+        """Tokens per iteration: at least 8192, and room for a full batch decoding (1 + d query tokens each
+        with MTP), as :func:`sim.fidelity.cases.case_overrides` sets it."""
+        query_tokens = 1 + base.engine.speculative.draft_tokens if self.spec == "mtp" else 1
+        return max(8192, base.engine.max_tokens_per_iteration, batch * query_tokens)
 
     def scaled(self, units: int) -> "Layout":
         """``units`` copies of this layout as one fleet (the pools grow in proportion)."""

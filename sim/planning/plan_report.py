@@ -127,16 +127,22 @@ def plot_plan(rows: list[Row], stem: Path, title: str) -> list[Path]:
             ("cost_usd_per_slo_mtok", "cost per SLO-met million tokens ($)"),
             ("tok_s_per_mw_provisioned", "tokens/s per provisioned MW"),
         )
-        for ax, (key, label) in zip(axes, panels):
-            values = [getattr(r, key) for r in chosen]
-            ax.barh(y, values, color=figures.PALETTE[0])
-            ax.set_xlabel(label)
+        for k, (ax, (key, label)) in enumerate(zip(axes, panels)):
+            values = np.array([getattr(r, key) for r in chosen], dtype=float)
+            wide = len(values) and values.max() > 10 * values.min() > 0
+            base = values.min() / 2 if wide else 0.0  # a log axis when the fleets differ tenfold or more
+            ax.barh(y, values - base, left=base, color=figures.PALETTE[0])
+            ax.set_xlabel(label + (" (log scale)" if wide else ""))
             ax.grid(axis="y", visible=False)
-            ax.xaxis.set_major_formatter(compact)
+            if wide:
+                ax.set_xscale("log")
+                ax.set_xlim(base, values.max() * (40 if k == 0 else 1.5))
+            else:
+                ax.xaxis.set_major_formatter(compact)
+                ax.set_xlim(0, values.max() * (1.9 if k == 0 else 1.1) if len(values) else 1)
         axes[0].set_yticks(y, names)
         for yi, r in zip(y, chosen):
             layout = " ".join(r.label.split()[2:])
             axes[0].annotate(f" {r.gpus} GPUs, {layout}", (r.cost_usd_per_hour, yi), va="center", fontsize=7.5)
-        axes[0].set_xlim(right=max((r.cost_usd_per_hour for r in chosen), default=1) * 1.9)
         fig.suptitle(title)
         return figures.save(fig, stem)

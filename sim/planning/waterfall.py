@@ -20,7 +20,10 @@ concurrencies in benchmark mode (a layout whose pools do not fit the hybrid's me
 larger tp that does; the table says so). The price changes no simulation, so 32 hybrids are simulated.
 Switching the factors one at a time along a path attributes the gap, but the shares depend on the
 order: the table gives the listed order's path, the range over all orders, and the order-averaged
-(Shapley) attribution (:mod:`sim.planning.attribution`), which the figure draws. ``--factors`` groups
+(Shapley) attribution (:mod:`sim.planning.attribution`), both in $ per Mtok (they add up to the gap) and
+as multipliers of the cost (they multiply to B's over A's: prices and throughputs act as factors, so a
+factor's multiplier depends far less on the order than its dollars do); the figure draws the multipliers
+on a logarithmic axis. ``--factors`` groups
 factors (``chip+precision``) or drops them from the decomposition (they then stay A's).
 """
 
@@ -28,7 +31,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from sim.config import ConfigError, SimConfig
@@ -139,9 +144,29 @@ def fitted(cfg: SimConfig, layout: Layout) -> tuple[SimConfig, Layout, str]:
     return cfg, new, note
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """Each factor's share of the gap: order-averaged (Shapley), along the listed path, and its range over
+    every order; in $ per Mtok (additive), or as multipliers of the cost (multiplicative: their product is
+    B's cost over A's)."""
+
+    shapley: list[float]
+    path: list[float]
+    ranges: list[tuple[float, float]]
+
+    @classmethod
+    def of(cls, n: int, values: dict[frozenset[int], float], multiplicative: bool = False) -> "Attribution":
+        if not multiplicative:
+            return cls(shapley(n, values), path_attribution(range(n), values), order_range(n, values))
+        logs = {s: math.log(v) for s, v in values.items()}
+        lo_hi = order_range(n, logs)
+        return cls([math.exp(v) for v in shapley(n, logs)], [math.exp(v) for v in path_attribution(range(n), logs)],
+                   [(math.exp(lo), math.exp(hi)) for lo, hi in lo_hi])
+
+
 @dataclass
 class Waterfall:
-    """The decomposition: each subset's throughput and cost, and the attributions."""
+    """The decomposition: each hybrid's throughput and cost, and the attributions of the gap."""
 
     a: Side
     b: Side
@@ -150,17 +175,28 @@ class Waterfall:
     tput: dict[frozenset[int], float]  # throughput per GPU of each hybrid at the interactivity
     cost: dict[frozenset[int], float]  # $ per Mtok
     notes: dict[frozenset[int], str]
-    shapley: list[float]
-    path: list[float]  # in the listed order
-    ranges: list[tuple[float, float]]
+    requested: float = 0.0  # the interactivity asked for (``interactivity`` is lower when no hybrid reached it)
 
     @property
     def gap(self) -> float:
         return self.cost[frozenset(range(len(self.factors)))] - self.cost[frozenset()]
 
+    @cached_property
+    def additive(self) -> Attribution:
+        """Shares of the gap in $ per Mtok (they add up to it)."""
+        return Attribution.of(len(self.factors), self.cost)
 
-def decompose(a: Side, b: Side, interactivity: float, factors: list[str], runner: Runner) -> Waterfall:
-    """Simulate every hybrid and attribute A's and B's cost gap at ``interactivity`` to the factors."""
+    @cached_property
+    def multiplicative(self) -> Attribution:
+        """Each factor as a multiplier of the cost (they multiply to B's over A's): the natural shares when
+        the factors' effects multiply, as prices and throughputs do."""
+        return Attribution.of(len(self.factors), self.cost, multiplicative=True)
+
+
+def decompose(a: Side, b: Side, interactivity: float, factors: list[str], runner: Runner, or_lower: bool = False) -> Waterfall:
+    """Simulate every hybrid and attribute A's and B's cost gap at ``interactivity`` to the factors. A hybrid
+    that cannot serve users that fast is an error, or with ``or_lower`` moves the comparison down to the
+    fastest interactivity every hybrid reaches (``Waterfall.requested`` keeps the one asked for)."""
     same_model(a.cfg, b.cfg)
     unknown = [f for group in factors for f in group.split("+") if f not in FACTORS]
     if unknown or not factors or len({f for g in factors for f in g.split("+")}) != sum(len(g.split("+")) for g in factors):
@@ -175,39 +211,52 @@ def decompose(a: Side, b: Side, interactivity: float, factors: list[str], runner
             physical[key] = hybrid(a, b, key)
     keys = list(physical)
     lanes = [Lane(physical[k][0], physical[k][1]) for k in keys]
-    points, _ = climb(lanes, runner, min_interactivity=interactivity * 0.9)
-    tput_of = {}
-    for k, lane_points in zip(keys, points):
-        ok = [p for p in lane_points if p.ok]
-        t = Frontier.of([p.interactivity for p in ok], [p.tput_per_gpu for p in ok]).tput_at(interactivity) if ok else None
-        if t is None:
-            fastest = max((p.interactivity for p in ok), default=0.0)
-            errors = {p.error for p in lane_points if p.error}
-            why = f"fails: {errors.pop()}" if errors and not ok else f"reaches at most {fastest:.1f} tok/s/user"
-            raise ConfigError(f"the hybrid of A with B's {', '.join(sorted(k)) or 'nothing'} ({physical[k][1].name}) {why}; "
-                              f"choose a lower --interactivity than {interactivity:g}")
-        tput_of[k] = t
+    at = interactivity
+    curves = _curves(lanes, runner, at)
+    slowest = min(keys, key=lambda k: curves[keys.index(k)][0].max_interactivity if not curves[keys.index(k)][0].empty else 0.0)
+    fastest_common = curves[keys.index(slowest)][0].max_interactivity if not curves[keys.index(slowest)][0].empty else 0.0
+    if not fastest_common >= at:
+        errors = {p.error for p in curves[keys.index(slowest)][1] if p.error}
+        why = f"fails: {errors.pop()}" if errors and not fastest_common else f"reaches at most {fastest_common:.1f} tok/s/user"
+        message = (f"the hybrid of A with B's {', '.join(sorted(slowest)) or 'nothing'} ({physical[slowest][1].name}) {why}; "
+                   f"choose a lower --interactivity than {interactivity:g}")
+        if not or_lower or not fastest_common > 0:
+            raise ConfigError(message)
+        at = fastest_common * 0.99
+        curves = _curves(lanes, runner, at)
+    tput_of = {k: curves[i][0].tput_at(at) for i, k in enumerate(keys)}
     tput, cost, notes = {}, {}, {}
     for s in subsets:
         k = names[s] - {"price"}
         price = (b if "price" in names[s] else a).price
         tput[s], notes[s] = tput_of[k], physical[k][2]
         cost[s] = price / (tput_of[k] * 3600 / 1e6)
-    return Waterfall(a, b, interactivity, factors, tput, cost, notes, shapley(n, cost), path_attribution(range(n), cost),
-                     order_range(n, cost))
+    return Waterfall(a, b, at, factors, tput, cost, notes, requested=interactivity)
+
+
+def _curves(lanes: list[Lane], runner: Runner, interactivity: float) -> list[tuple[Frontier, list]]:
+    """Each lane's own frontier, climbed until it serves users more slowly than ``interactivity``."""
+    points, _ = climb(lanes, runner, min_interactivity=interactivity * 0.9)
+    out = []
+    for lane_points in points:
+        ok = [p for p in lane_points if p.ok]
+        out.append((Frontier.of([p.interactivity for p in ok], [p.tput_per_gpu for p in ok]), lane_points))
+    return out
 
 
 def table(w: Waterfall) -> str:
-    a, b = w.cost[frozenset()], w.cost[frozenset(range(len(w.factors)))]
-    lines = [f"at {w.interactivity:g} tok/s/user: A {w.a.label!r} ${a:.3f}/Mtok ({w.tput[frozenset()]:,.0f} tok/s/GPU), "
-             f"B {w.b.label!r} ${b:.3f}/Mtok ({w.tput[frozenset(range(len(w.factors)))]:,.0f} tok/s/GPU); gap {w.gap:+.3f} $/Mtok"]
-    head = f"{'factor':<34} {'Shapley':>9} {'share':>7} {'path':>9} {'min':>9} {'max':>9}   ($/Mtok)"
+    n = len(w.factors)
+    a, b = w.cost[frozenset()], w.cost[frozenset(range(n))]
+    lower = f" (asked {w.requested:g}: not every hybrid reaches it)" if w.requested and w.requested != w.interactivity else ""
+    lines = [f"at {w.interactivity:.4g} tok/s/user{lower}: A {w.a.label!r} ${a:.3f}/Mtok ({w.tput[frozenset()]:,.0f} tok/s/GPU), "
+             f"B {w.b.label!r} ${b:.3f}/Mtok ({w.tput[frozenset(range(n))]:,.0f} tok/s/GPU): B/A = {b / a:.3g}x, gap {w.gap:+.3f} $/Mtok"]
+    head = (f"{'factor':<34} {'x Shapley':>9} {'path':>7} {'min':>7} {'max':>7}   {'$ Shapley':>9} {'path':>8} {'min':>8} {'max':>8}")
     lines += [head, "-" * len(head)]
+    m, d = w.multiplicative, w.additive
     for i, group in enumerate(w.factors):
-        name = " + ".join(FACTORS[f] for f in group.split("+"))
-        lo, hi = w.ranges[i]
-        share = 100 * w.shapley[i] / w.gap if w.gap else 0.0
-        lines.append(f"{name:<34} {w.shapley[i]:>+9.3f} {share:>6.1f}% {w.path[i]:>+9.3f} {lo:>+9.3f} {hi:>+9.3f}")
+        name = FACTORS[group] if group in FACTORS else group
+        lines.append(f"{name:<34} {m.shapley[i]:>9.3g} {m.path[i]:>7.3g} {m.ranges[i][0]:>7.3g} {m.ranges[i][1]:>7.3g}   "
+                     f"{d.shapley[i]:>+9.3f} {d.path[i]:>+8.3f} {d.ranges[i][0]:>+8.3f} {d.ranges[i][1]:>+8.3f}")
     for s, note in w.notes.items():
         if note and len(s) == 1:
             lines.append(f"note: with B's {w.factors[next(iter(s))]}, {note}")
@@ -216,11 +265,12 @@ def table(w: Waterfall) -> str:
 
 def rows(w: Waterfall) -> list[dict]:
     out = []
+    m, d = w.multiplicative, w.additive
     for i, group in enumerate(w.factors):
-        lo, hi = w.ranges[i]
-        out.append({"factor": group, "label": " + ".join(FACTORS[f] for f in group.split("+")), "shapley_usd_per_mtok": w.shapley[i],
-                    "share_of_gap": w.shapley[i] / w.gap if w.gap else 0.0, "path_usd_per_mtok": w.path[i],
-                    "min_over_orders_usd_per_mtok": lo, "max_over_orders_usd_per_mtok": hi})
+        out.append({"factor": group, "label": " + ".join(FACTORS[f] for f in group.split("+")),
+                    "multiplier_shapley": m.shapley[i], "multiplier_path": m.path[i], "multiplier_min": m.ranges[i][0],
+                    "multiplier_max": m.ranges[i][1], "usd_per_mtok_shapley": d.shapley[i], "share_of_gap": d.shapley[i] / w.gap if w.gap else 0.0,
+                    "usd_per_mtok_path": d.path[i], "usd_per_mtok_min": d.ranges[i][0], "usd_per_mtok_max": d.ranges[i][1]})
     return out
 
 
@@ -236,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interactivity", type=float, default=50.0, help="tokens/s per user the costs are compared at (default 50)")
     parser.add_argument("--common", default="", help='overrides for both, e.g. "model=deepseek_r1 workload.input_tokens=8192"')
     parser.add_argument("--factors", default=",".join(FACTORS), help=f"the factors in path order (default {','.join(FACTORS)})")
+    parser.add_argument("--or-lower", action="store_true", help="if a hybrid cannot serve that interactivity, compare at the fastest all reach")
     parser.add_argument("--processes", type=positive_number(int), default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/waterfall"))
     args = parser.parse_args(argv)
@@ -245,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--interactivity {args.interactivity} must be positive (tokens/s per user)")
         a, b = sides(args.a, args.b, shlex.split(args.common))
         with Runner(args.processes) as runner:
-            w = decompose(a, b, args.interactivity, [f for f in args.factors.split(",") if f], runner)
+            w = decompose(a, b, args.interactivity, [f for f in args.factors.split(",") if f], runner, args.or_lower)
     except (ConfigError, InputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

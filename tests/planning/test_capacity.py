@@ -78,3 +78,33 @@ def test_a_plan_whose_slo_nobody_meets_names_the_closest_candidate(tmp_path, cap
     assert "no candidate meets 99 % of requests within TTFT 2 s and TPOT 1 ms" in err
     assert "the closest is b200 FP8 tp8" in err and "p99 TPOT" in err
     assert (tmp_path / "plan.csv").exists()
+
+
+def test_a_daily_profile_sizes_for_the_peak_and_prices_the_whole_day(tmp_path):
+    import csv
+
+    profile = tmp_path / "day.csv"
+    profile.write_text("hour,rate_rps\n" + "".join(f"{h},{2.0 if 9 <= h < 17 else 0.5}\n" for h in range(24)))
+    out = tmp_path / "out"
+    code = plan_main(["platform=h100", "precision=fp8", "model=llama3_70b", "workload.input_tokens=128", "workload.output_tokens=128",
+                      "--profile", str(profile), "--seeds", "1", "--layouts", "1", "--processes", "1", "--out", str(out)])
+    assert code == 0
+    best = next(csv.DictReader((out / "plan.csv").open()))
+    assert best["rank"] == "1" and best["status"] == "met" and float(best["cost_usd_per_slo_mtok"]) > 0
+    # the fleet is paid for all day, but delivers tokens at 2 req/s for 8 hours and 0.5 req/s for 16:
+    # dearer per token than at a constant 2 req/s
+    code = plan_main(["platform=h100", "precision=fp8", "model=llama3_70b", "workload.input_tokens=128", "workload.output_tokens=128",
+                      "--rate", "2", "--seeds", "1", "--layouts", "1", "--processes", "1", "--out", str(tmp_path / "flat")])
+    flat = next(csv.DictReader((tmp_path / "flat" / "plan.csv").open()))
+    assert flat["gpus"] == best["gpus"]
+    assert float(best["cost_usd_per_slo_mtok"]) == pytest.approx(float(flat["cost_usd_per_slo_mtok"]) * 24 / (8 + 16 * 0.25), rel=0.1)
+
+
+def test_a_bad_profile_is_refused_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "day.csv"
+    bad.write_text("hour,rps\n0,5\n")
+    assert plan_main(["platform=h100", "--profile", str(bad), "--out", str(tmp_path)]) == 2
+    assert "needs a rate_rps column" in capsys.readouterr().err
+    bad.write_text("hour,rate_rps\n0,-5\n1,0\n")
+    assert plan_main(["platform=h100", "--profile", str(bad), "--out", str(tmp_path)]) == 2
+    assert "non-negative request rates with a positive peak" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim.config import ConfigError
@@ -20,17 +21,24 @@ def waterfall():
 
 def test_shapley_shares_add_up_to_the_gap_and_the_ends_are_a_and_b(waterfall):
     w = waterfall
-    assert sum(w.shapley) == pytest.approx(w.gap) and sum(w.path) == pytest.approx(w.gap)
+    d, m = w.additive, w.multiplicative
+    assert sum(d.shapley) == pytest.approx(w.gap) and sum(d.path) == pytest.approx(w.gap)
+    ratio = w.cost[frozenset({0, 1, 2})] / w.cost[frozenset()]
+    assert np.prod(m.shapley) == pytest.approx(ratio) and np.prod(m.path) == pytest.approx(ratio)
     assert w.cost[frozenset()] == pytest.approx(w.a.price / (w.tput[frozenset()] * 3600 / 1e6))
     assert w.cost[frozenset({0, 1, 2})] == pytest.approx(w.b.price / (w.tput[frozenset({0, 1, 2})] * 3600 / 1e6))
-    assert all(lo - 1e-12 <= phi <= hi + 1e-12 for phi, (lo, hi) in zip(w.shapley, w.ranges))
+    assert all(lo - 1e-12 <= phi <= hi + 1e-12 for phi, (lo, hi) in zip(d.shapley, d.ranges))
+    assert all(lo * (1 - 1e-12) <= f <= hi * (1 + 1e-12) for f, (lo, hi) in zip(m.shapley, m.ranges))
 
 
 def test_the_price_scales_cost_without_changing_throughput(waterfall):
     w = waterfall
     assert w.tput[frozenset({0})] == w.tput[frozenset()]
     assert w.cost[frozenset({0})] / w.cost[frozenset()] == pytest.approx(w.b.price / w.a.price)
-    assert w.b.price > w.a.price and w.shapley[0] > 0  # B's GPU-hour costs more: the price step raises the cost
+    assert w.b.price > w.a.price and w.additive.shapley[0] > 0  # B's GPU-hour costs more: the price step raises the cost
+    # the price multiplies every hybrid's cost by the same factor: its multiplier is the price ratio whatever the order
+    assert w.multiplicative.shapley[0] == pytest.approx(w.b.price / w.a.price)
+    assert w.multiplicative.ranges[0] == pytest.approx((w.b.price / w.a.price,) * 2)
 
 
 def test_deployments_of_different_models_or_unknown_factors_are_refused(capsys):
@@ -41,7 +49,15 @@ def test_deployments_of_different_models_or_unknown_factors_are_refused(capsys):
     assert "--factors price,colour" in capsys.readouterr().err
 
 
-def test_an_interactivity_a_hybrid_cannot_reach_is_named(capsys):
-    assert waterfall_main([A, B, "--common", " ".join(COMMON), "--factors", "price,chip", "--interactivity", "5000", "--processes", "1"]) == 2
+def test_an_interactivity_a_hybrid_cannot_reach_is_named(capsys, tmp_path):
+    assert waterfall_main([A, B, "--common", " ".join(COMMON), "--factors", "price,chip", "--interactivity", "5000", "--processes", "1",
+                           "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "reaches at most" in err and "choose a lower --interactivity than 5000" in err
+
+
+def test_or_lower_compares_at_the_fastest_interactivity_every_hybrid_reaches(capsys, tmp_path):
+    assert waterfall_main([A, B, "--common", " ".join(COMMON), "--factors", "price,chip", "--interactivity", "5000", "--or-lower",
+                           "--processes", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(asked 5000: not every hybrid reaches it)" in out
