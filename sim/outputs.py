@@ -30,7 +30,7 @@ SUMMARY_ROWS = (
     ("throughput / GPU", "tput_per_gpu_tok_s", "{:,.0f} tok/s"),
     ("TTFT p50 / p99", ("ttft_s_p50", "ttft_s_p99"), "{:.3f} / {:.3f} s"),
     ("TPOT p50 / p99", ("tpot_s_p50", "tpot_s_p99"), "{:.1f} / {:.1f} ms", 1000),
-    ("interactivity mean / p50", ("interactivity_tok_s_user", "interactivity_p50_tok_s_user"), "{:.1f} / {:.1f} tok/s/user"),
+    ("tok/s/user mean / p50", ("interactivity_tok_s_user", "interactivity_p50_tok_s_user"), "{:.1f} / {:.1f} (interactivity)"),
     ("SLO attainment", "slo_attainment", "{:.1%}"),
     ("measured", ("measured_s", "warmup_s"), "{:.1f} s of steady state after a {:.1f} s warm-up"),
     ("power (facility)", "power_kw", "{:,.1f} kW"),

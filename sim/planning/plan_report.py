@@ -111,6 +111,8 @@ def table(rows: list[Row]) -> str:
 
 def plot_plan(rows: list[Row], stem: Path, title: str) -> list[Path]:
     """The best fleet of each platform and precision: cost per hour, cost per SLO-met Mtok, tokens per MW."""
+    from matplotlib.ticker import NullFormatter
+
     best: dict[str, Row] = {}
     for r in rows:
         if r.status == "met":
@@ -137,6 +139,8 @@ def plot_plan(rows: list[Row], stem: Path, title: str) -> list[Path]:
             if wide:
                 ax.set_xscale("log")
                 ax.set_xlim(base, values.max() * (40 if k == 0 else 1.5))
+                ax.xaxis.set_major_formatter(compact)
+                ax.xaxis.set_minor_formatter(NullFormatter())
             else:
                 ax.xaxis.set_major_formatter(compact)
                 ax.set_xlim(0, values.max() * (1.9 if k == 0 else 1.1) if len(values) else 1)

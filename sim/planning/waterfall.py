@@ -107,7 +107,8 @@ def hybrid(a: Side, b: Side, switched: frozenset[str]) -> tuple[SimConfig, Layou
     precision = (b if "precision" in switched else a).cfg.precision
     if precision.activation_dtype == "fp4" and platform.fp4_dense_tflops is None:
         precision = replace(precision, name="mxfp4", activation_dtype="bf16")  # weight-only on a chip without FP4 tensor cores
-    spec = (b if "speculative" in switched else a).cfg.engine.speculative
+    source = b if "speculative" in switched else a  # its layout says whether it speculates, its engine how
+    spec = replace(source.cfg.engine.speculative, method=source.layout.spec)
     layout = replace((b if "layout" in switched else a).layout, spec=spec.method)
     cfg = replace(a.cfg, platform=platform, precision=precision, engine=replace(a.cfg.engine, speculative=spec))
     return fitted(cfg, layout)

@@ -27,8 +27,9 @@ def plot_waterfall(w, stem: Path) -> list[Path]:
         lowest = min(w.cost.values()) / 3
         ax.bar(x[0], start - lowest, bottom=lowest, color=figures.PALETTE[7], width=0.6)
         ax.bar(x[-1], end - lowest, bottom=lowest, color=figures.PALETTE[7], width=0.6)
-        level = start
+        level, highest = start, max(start, end)
         for i, (factor, (lo, hi)) in enumerate(zip(m.shapley, m.ranges)):
+            highest = max(highest, level * factor, level * hi)
             colour = figures.PALETTE[2] if factor < 1 else figures.PALETTE[3]
             ax.bar(x[i + 1], level * factor - level, bottom=level, color=colour, width=0.6)
             ax.plot([x[i + 1]] * 2, [level * lo, level * hi], color="black", linewidth=1)
@@ -38,7 +39,7 @@ def plot_waterfall(w, stem: Path) -> list[Path]:
         for xi, v in ((x[0], start), (x[-1], end)):
             ax.annotate(f"${v:.3g}", (xi, v), ha="center", va="bottom", fontsize=8.5, xytext=(0, 3), textcoords="offset points")
         ax.set_yscale("log")
-        ax.set_ylim(bottom=lowest)
+        ax.set_ylim(lowest, highest * 3)
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_ylabel("cost per million tokens ($, input + output; log scale)")
         ax.set_title(f"Why B's token costs {end / start:.3g}x A's at {w.interactivity:.3g} tokens/s per user\n"

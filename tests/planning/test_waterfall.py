@@ -61,3 +61,17 @@ def test_or_lower_compares_at_the_fastest_interactivity_every_hybrid_reaches(cap
                            "--processes", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "(asked 5000: not every hybrid reaches it)" in out
+
+
+def test_a_side_speculates_as_its_layout_says():
+    """A side whose layout uses MTP keeps it in every hybrid that keeps that side's speculative decoding."""
+    from dataclasses import replace
+
+    from sim.planning.waterfall import hybrid
+
+    a, b = sides(A, B, COMMON)
+    b = replace(b, layout=replace(b.layout, spec="mtp"))  # the engine config still says none: the layout wins
+    cfg, layout, _ = hybrid(a, b, frozenset({"speculative"}))
+    assert layout.spec == "mtp" and cfg.engine.speculative.method == "mtp"
+    cfg, layout, _ = hybrid(a, b, frozenset({"chip"}))
+    assert layout.spec == "none" and cfg.engine.speculative.method == "none"
