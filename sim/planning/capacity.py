@@ -5,7 +5,7 @@ A **candidate** is a platform, precision and layout with a batch limit per worke
 point that meets the SLO's time per output token). A fleet is ``units`` copies of the layout (an
 aggregated worker, or a disaggregated group of prefill and decode workers). It is simulated **open
 loop**: Poisson arrivals at the demand's rate, lengths as the workload draws them, measured in steady
-state (from the completion of the first tenth of the requests to the last arrival). It **meets the SLO**
+state (from where the MSER-5 rule finds the warm-up over to the last arrival). It **meets the SLO**
 when, for every seed, the share of requests completed within both limits (TTFT and TPOT) reaches the
 attainment target: with a 99 % target, the p99 of both. A finite run sees an overload ε (arrivals ε above
 what the fleet serves) only once the waits it adds, about ε per second of arrivals, pass the TTFT limit:
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from sim.config import ConfigError, SimConfig, SloConfig
+from sim.config import ConfigError, SimConfig
 from sim.planning.layouts import Layout
 from sim.planning.runs import Outcome, Runner
 
@@ -74,7 +74,7 @@ def open_loop(candidate: Candidate, units: int, rate_rps: float, seed: int, dura
         engine=replace(base.engine, max_batch_size=batch, max_tokens_per_iteration=layout.token_budget(base, batch),
                        speculative=replace(base.engine.speculative, method=layout.spec)),
         workload=replace(base.workload, arrival="poisson", rate_rps=rate_rps, load_fraction=None, num_requests=requests,
-                         steady_state=True, warmup_requests=requests // 10, slo=SloConfig(ttft_s=slo.ttft_s, tpot_s=slo.tpot_s)),
+                         steady_state=True, warmup_requests=None, slo=replace(base.workload.slo, ttft_s=slo.ttft_s, tpot_s=slo.tpot_s)),
         seed=seed,
     )
 

@@ -38,7 +38,7 @@ from sim.planning.runs import Runner
 from sim.planning.search import MAX_CONCURRENCY, MIN_INTERACTIVITY, SearchResult, search
 from sim.planning.space import default_space, read_space
 
-QUIET = ("output.figure=false", "output.requests_csv=false", "output.print_summary=false")
+QUIET = ("output.figure=false", "output.requests_csv=false", "output.print_summary=false", "output.progress=false")
 EXPANDED_KEYS = ("platform", "model", "precision")
 
 

@@ -25,7 +25,8 @@ import numpy as np
 from sim.study.results import REPLICATION_KEYS, ok_rows
 
 #: The figures a configuration is summarised by (mean, interval, spread).
-FIGURES = ("cost_usd_per_mtok", "cost_usd_per_slo_met_mtok", "tok_s_per_mw", "tput_per_gpu_tok_s", "interactivity_tok_s_user")
+FIGURES = ("cost_usd_per_mtok", "cost_usd_per_slo_met_mtok", "tok_s_per_mw_drawn", "tok_s_per_mw_provisioned", "tput_per_gpu_tok_s",
+           "interactivity_tok_s_user")
 #: Keys that describe what was simulated (besides the dotted override keys).
 DESCRIBING = ("platform", "model", "precision", "layout", "racks", "workload", "cost", "calibration", "uncertainty")
 SAMPLED = "sampled_"

@@ -98,9 +98,9 @@ def frontier_figure(df, configs, title_note: str):
 
 def energy_figure(df, configs, title_note: str):
     fig, ax = figures.pyplot().subplots(figsize=(8, 1.2 + 0.45 * len(configs)))
-    mean = configs["tok_s_per_mw_mean"].astype(float).to_numpy() / 1e3
-    low = configs["tok_s_per_mw_ci_low"].astype(float).to_numpy() / 1e3
-    high = configs["tok_s_per_mw_ci_high"].astype(float).to_numpy() / 1e3
+    mean = configs["tok_s_per_mw_drawn_mean"].astype(float).to_numpy() / 1e3
+    low = configs["tok_s_per_mw_drawn_ci_low"].astype(float).to_numpy() / 1e3
+    high = configs["tok_s_per_mw_drawn_ci_high"].astype(float).to_numpy() / 1e3
     ax.barh(range(len(configs)), mean, color=plots.colour(2), alpha=0.8, height=0.6)
     has_ci = np.isfinite(low) & np.isfinite(high)
     idx = np.arange(len(configs))[has_ci]
@@ -172,7 +172,7 @@ def report(sweep_dir: Path, out_dir: Path | None = None) -> tuple[list[Path], li
         ("cost_per_mtok", lambda: cost_figure(df, configs, note), None),
         ("frontier", lambda: frontier_figure(df, configs, note),
          None if configs[["interactivity_tok_s_user_mean", "tput_per_gpu_tok_s_mean"]].notna().all(axis=None) else "no interactivity or throughput"),
-        ("tokens_per_mw", lambda: energy_figure(df, configs, note), None if configs["tok_s_per_mw_mean"].notna().any() else "no power figures"),
+        ("tokens_per_mw", lambda: energy_figure(df, configs, note), None if configs["tok_s_per_mw_drawn_mean"].notna().any() else "no power figures"),
         ("latency_cdf", lambda: latency_figure(df, configs, latency, note), None if len(latency) else "no latency quantiles (latency_quantiles.json) in the job folders"),
         ("tornado", lambda: tornado_figure(df, configs, sens, note),
          None if len(sens) else "no uncertain inputs sampled (uncertainty=...), or too few jobs per configuration (3 per input + 3)"),

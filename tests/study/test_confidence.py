@@ -19,7 +19,7 @@ def synthetic(n=64, seed=0) -> pd.DataFrame:
         cost = base + 2 * price + 0.05 * pue + rng.normal(0, 0.02, n)
         for i in range(n):
             rows.append({"job": f"{platform}{i}", "status": "ok", "platform": platform, "seed": i % 4, "uncertainty.sample": i,
-                         "cost_usd_per_mtok": cost[i], "cost_usd_per_slo_met_mtok": cost[i], "tok_s_per_mw": 1e6 / cost[i],
+                         "cost_usd_per_mtok": cost[i], "cost_usd_per_slo_met_mtok": cost[i], "tok_s_per_mw_drawn": 1e6 / cost[i], "tok_s_per_mw_provisioned": 1.1e6 / cost[i],
                          "tput_per_gpu_tok_s": 1000.0, "interactivity_tok_s_user": 50.0, "slo_met": i % 2 == 0,
                          "sampled_price": price[i], "sampled_pue": pue[i]})
     rows.append({"job": "bad", "status": "failed", "platform": "h100", "seed": 0, "uncertainty.sample": 0})
