@@ -17,6 +17,7 @@ import numpy as np
 
 from sim import figures
 from sim.planning.pareto import Frontier
+from sim.study import plots
 from sim.planning.search import Point
 
 
@@ -90,7 +91,7 @@ def _one(curves: list[Curve], stem: Path, ylabel: str, key: str, title: str) -> 
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     peaks = []
     for i, curve in enumerate(curves):
-        colour = figures.PALETTE[i % (len(figures.PALETTE) - 1)]
+        colour = plots.colour(i)
         values = np.array([p.metrics[key] for p in curve.points], dtype=float)
         xs = np.array([p.interactivity for p in curve.points])
         ax.scatter(xs, values, s=7, color=colour, alpha=0.22, linewidths=0)
