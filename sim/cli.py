@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
 from sim.errors import one_line, report
 from sim.files import atomic_write_text
-from sim.guard import checked
+from sim.guard import check_job, checked
 from sim.job import Interrupted, config_digest, finished_ok, signals_interrupt, write_status
 from sim.outputs import check_output, summary_text, write_figure, write_latency_quantiles, write_metrics, write_requests, write_table
 from sim.simulation import simulate
@@ -82,6 +82,14 @@ def hydra_main(cfg: DictConfig) -> float | None:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        check_job(cfg, hydra_cfg)  # the job's own configuration, as Hydra composed it, before anything is resolved or written
+    except ConfigError as err:
+        write_status(out_dir, "failed", f"configuration error: {err}", overrides=list(hydra_cfg.overrides.task))
+        if multirun:
+            log.error("job %s refused: %s", hydra_cfg.job.num, err)
+            return None
+        sys.exit(report(err))
     digest = config_digest(cfg)
     if multirun and cfg.output.resume:
         kept = finished_ok(out_dir, digest)

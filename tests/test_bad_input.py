@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "data" / "reference" / "benchmark_cases.csv"
 APP = cli_main.__wrapped__  # the Hydra app the guard checks command lines for
 #: A message says what to do: one of these verbs.
-FIX = re.compile(r"\b(set|use|raise|lower|remove|add|choose|give|save|pass|shorten|write|check|correct|create)\b|must be")
+FIX = re.compile(r"\b(set|use|raise|lower|remove|add|choose|give|save|pass|shorten|write|check|correct|create|rerun)\b|must be")
 NAN, INF = "nan", "inf"
 
 
@@ -133,6 +133,20 @@ CATALOGUE = [
     ("cli", ["hydra.job.env_copy=[SECRET]"], ["hydra.job.env_copy", "remove it"]),
     ("cli", ["--config-dir", "{conf}", "hydra/job_logging=factory"], ["hydra.job_logging.handlers.x.()", "remove it"]),
     ("cli", ["workload.name=${oc.decode:'1'}"], ["oc.decode", "write the value itself"]),
+    # ... also in the config files a sweep's values select (Hydra composes each job's configuration only when it starts)
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=plain,log_factory"], ["hydra.job_logging.handlers.x.()=shutil.copyfile", "remove it"]),
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=plain,secret"], ["workload.name=${oc.env:SECRET}", "oc.env"]),
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=group_sweep"], ["uncertainty.name=${oc.env:SECRET}", "oc.env"]),
+    # ... logging that writes a file, environment variables, shell commands, a pickle
+    ("cli", ["--config-dir", "{conf}", "+experiment=log_file"], ["hydra.job_logging is not a logging config Hydra ships", "hydra/job_logging=default"]),
+    ("cli", ["+hydra.job_logging.handlers.x.class=logging.FileHandler", "+hydra.job_logging.handlers.x.filename={tmp}/overwritten"],
+     ["hydra.job_logging.handlers.x.class", "files to write", "hydra/job_logging=default"]),
+    ("cli", ["+hydra.hydra_logging.root.level=DEBUG"], ["hydra.hydra_logging.root.level", "remove it"]),
+    ("cli", ["hydra.job.env_set.LD_PRELOAD=/tmp/x.so"], ["hydra.job.env_set.LD_PRELOAD", "environment to set", "remove it"]),
+    ("cli", ["--config-dir", "{conf}", "+experiment=env_set"], ["hydra.job.env_set sets environment variables", "remove it"]),
+    ("cli", ["-m", "+hydra.launcher.setup=[touch {tmp}/pwned]", "seed=1,2"], ["hydra.launcher.setup", "remove it"]),
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=newline", "seed=1,2"], ["hydra.launcher.prefer", "line break", "remove the line break"]),
+    ("cli", ["--experimental-rerun", "{file}"], ["--experimental-rerun", "pickled file can run any code", "rerun the command"]),
     # --- the command line: typos, extra keys, unknown options, bad flags, unusable output folders ---------------------
     ("cli", ["fleet.rackz=2"], ["fleet.rackz", "+fleet.rackz=2", "Key 'rackz' not in 'FleetConfig'"]),
     ("cli", ["+fleet.extra=1"], ["fleet.extra", "remove it or correct its spelling"]),
@@ -147,6 +161,11 @@ CATALOGUE = [
     ("cli", ["hydra.run.dir={file}/out"], ["hydra.run.dir", "is a file, not a folder"]),
     ("cli", ["hydra.run.dir={ro}/out"], ["hydra.run.dir", "cannot write in"]),
     ("cli", ["-m", "hydra.sweep.dir={file}/sweep"], ["hydra.sweep.dir", "is a file, not a folder"]),
+    ("cli", ["hydra.run.dir="], ["hydra.run.dir= is empty", "the current folder", "give a folder"]),
+    ("cli", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "seed=1,2"], ["hydra.launcher.n_jobs=0", "set hydra.launcher.n_jobs=2"]),
+    ("cli", ["-m", "hydra.sweeper.params={seed: '1,2'}"], ["hydra.sweeper.params cannot be set on the command line", "-m seed=1,2"]),
+    ("cli", ["platform=h200", "precision=fp4"], ["h200 has no FP4 tensor cores", "choose precision=fp8"]),
+    ("cli", ["worker.tp=3"], ["worker.tp=3", "divide"]),
     # --- cases files: empty, header only, binary, not UTF-8, duplicate ids, missing columns ---------------------------
     ("cases", b"", ["is empty"]), ("cases", b"  \n\n", ["is empty"]), ("cases", "header", ["has a header but no cases"]),
     ("cases", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ["is binary"]), ("cases", "utf16", ["UTF-16", "save it as UTF-8"]),
@@ -184,6 +203,9 @@ CATALOGUE = [
     ("process", ["sim", "workload.name=${oc.env:SECRET}", "hydra.run.dir={tmp}/run"], ["oc.env"]),
     ("process", ["sim", "+fleet.extra=1", "hydra.run.dir={tmp}/run"], ["fleet.extra"]),
     ("process", ["sim", "cost.pue=nan", "hydra.run.dir={tmp}/run"], ["cost.pue=nan"]),
+    ("process", ["sim", "platform=h200", "precision=fp4", "hydra.run.dir={tmp}/run"], ["no FP4 tensor cores"]),
+    ("process", ["sim", "--config-dir", "{conf}", "-m", "+experiment=plain,log_factory", "hydra.sweep.dir={tmp}/run"],
+     ["hydra.job_logging.handlers.x.()"]),
     ("process", ["sim.validate", "{tmp}/in/utf16.csv"], ["UTF-16"]),
     ("process", ["sim.calibrate", str(CASES), "--name", "default"], ["--replace"]),
     ("process", ["sim.bench", "--scale", "-1"], ["--scale"]),
@@ -199,6 +221,15 @@ def user_conf(folder: Path) -> Path:
         "experiment/secret.yaml": "workload:\n  name: ${{oc.env:SECRET}}\n",
         "experiment/sweep_secret.yaml": "hydra:\n  sweeper:\n    params:\n      workload.name: ${{oc.env:SECRET}},chat\n",
         "hydra/job_logging/factory.yaml": "version: 1\nhandlers:\n  x:\n    (): shutil.copyfile\n    src: {secret}\n    dst: {stolen}\n",
+        "experiment/plain.yaml": "workload:\n  num_requests: 60\n",
+        "experiment/log_factory.yaml": "hydra:\n  job_logging:\n    version: 1\n    handlers:\n      x:\n        (): shutil.copyfile\n"
+                                       "        src: {secret}\n        dst: {stolen}\n    root:\n      handlers: [x]\n",
+        "experiment/log_file.yaml": "hydra:\n  job_logging:\n    version: 1\n    handlers:\n      x:\n        class: logging.FileHandler\n"
+                                    "        filename: {stolen}\n        mode: w\n",
+        "uncertainty/leak.yaml": "name: ${{oc.env:SECRET}}\n",
+        "experiment/group_sweep.yaml": "hydra:\n  sweeper:\n    params:\n      uncertainty: none,leak\n",
+        "experiment/env_set.yaml": "hydra:\n  job:\n    env_set:\n      LD_PRELOAD: /tmp/x.so\n",
+        "experiment/newline.yaml": "defaults:\n  - override /hydra/launcher: joblib\nhydra:\n  launcher:\n    prefer: \"processes\\ntouch {stolen}\"\n",
     }.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -330,7 +361,9 @@ RUNNERS = {
 
 def fill(value, places: dict):
     if isinstance(value, str):
-        return value.format(**places) if "{" in value and "${" not in value else value
+        for name, place in places.items():
+            value = value.replace(f"{{{name}}}", str(place))
+        return value
     if isinstance(value, (list, tuple)):
         return type(value)(fill(v, places) for v in value)
     return value
