@@ -13,7 +13,10 @@ The cost per SLO-met million tokens is pooled, never averaged: a run in which no
 has an infinite cost per SLO-met token (``null`` in its ``metrics.json``), and a mean would drop it and
 look cheaper the more runs fail. The configuration's figure is its runs' total hourly cost over their
 total SLO-met tokens per hour (every run weighs an hour), its interval the ratio estimator's (delta
-method, Student's t), and ``jobs_without_slo_met_tokens`` counts the runs that delivered none.
+method, Student's t); ``jobs_without_slo_met_tokens`` counts the runs that delivered none, and
+``slo_met_token_share`` is the share of the runs' delivered tokens that met the SLO (their total goodput
+over their total throughput). Being pooled, the figure weighs the busier runs more than the mean cost per
+Mtok does: compare it with that mean through ``slo_met_token_share``, not directly.
 
 Sensitivity: over the jobs of a configuration, each sampled input (a ``sampled_*`` column) against the
 cost per Mtok: Spearman's rank correlation, and the share of the cost's rank variance it explains,
@@ -52,13 +55,26 @@ def configuration_keys(df) -> list[str]:
     return [c for c in (*DESCRIBING, *dotted) if c in df.columns]
 
 
+def by_overrides(df) -> bool:
+    """Whether the table names every job's configuration by its overrides (tables aggregated from job folders do)."""
+    return CONFIGURATION in df.columns and bool(df[CONFIGURATION].notna().all())
+
+
 def _groups(df):
     """(name, rows) per configuration: by the jobs' overrides (``CONFIGURATION``), else by what they simulated."""
-    keys = [CONFIGURATION] if CONFIGURATION in df.columns else configuration_keys(df)
+    keys = [CONFIGURATION] if by_overrides(df) else configuration_keys(df)
     if not keys:
         return [((), df)]
     filled = df[keys].astype(str)
     return [(tuple(name) if isinstance(name, tuple) else (name,), df.loc[index.index]) for name, index in filled.groupby(keys, sort=True, dropna=False)]
+
+
+def whole_numbers(table, source):
+    """``table`` with the columns that hold whole numbers in ``source`` (racks, fleet.racks) as integers again."""
+    for column in table.columns:
+        if column in source and source[column].dtype.kind == "i" and table[column].dtype.kind != "i":
+            table[column] = table[column].astype("Int64")
+    return table
 
 
 def _describe(group, keys: list[str]) -> dict:
@@ -66,7 +82,7 @@ def _describe(group, keys: list[str]) -> dict:
     ok = group[group["status"] == "ok"] if "status" in group else group
     first = (ok if len(ok) else group).iloc[0]
     row = {k: first[k] for k in keys}
-    if CONFIGURATION in group:
+    if by_overrides(group):
         row[CONFIGURATION] = first[CONFIGURATION]
     return row
 
@@ -148,13 +164,15 @@ def by_configuration(df):
                 cost_h, good_mtok_h, values = slo_met_costs(ok)
                 mean, low, high = pooled_ratio(cost_h, good_mtok_h)
                 row["jobs_without_slo_met_tokens"] = int(np.isinf(values).sum())
+                delivered = ok["throughput_tok_s"].astype(float).to_numpy().sum() if "throughput_tok_s" in ok else math.nan
+                row["slo_met_token_share"] = float(good_mtok_h.sum() * 1e6 / 3600 / delivered) if delivered > 0 else math.nan
             elif len(ok) == 1 and f"{figure}_ci_low" in ok:  # one run: its own batch-means interval
                 low, high = float(ok[f"{figure}_ci_low"].iloc[0]), float(ok[f"{figure}_ci_high"].iloc[0])
             row[f"{figure}_{'pooled' if figure == SLO_MET_COST else 'mean'}"] = mean
             row[f"{figure}_ci_low"], row[f"{figure}_ci_high"] = low, high
             row[f"{figure}_p05"], row[f"{figure}_p95"] = _percentile(values, 5), _percentile(values, 95)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return whole_numbers(pd.DataFrame(rows), df)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -171,7 +189,7 @@ def sensitivity(df, output: str = "cost_usd_per_mtok"):
 
     inputs = [c for c in df.columns if c.startswith(SAMPLED)]
     keys = configuration_keys(df)
-    columns = [*keys, *([CONFIGURATION] if CONFIGURATION in df.columns else []), "input", "jobs", "spearman", "variance_share",
+    columns = [*keys, *([CONFIGURATION] if by_overrides(df) else []), "input", "jobs", "spearman", "variance_share",
                "rank_r2", f"{output}_at_medians", f"{output}_input_at_q25", f"{output}_input_at_q75"]
     rows = []
     for name, group in _groups(df):
@@ -203,4 +221,4 @@ def sensitivity(df, output: str = "cost_usd_per_mtok"):
                 f"{output}_input_at_q75": predicted(beta[-1] + beta[j] * high),
             })
             rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    return whole_numbers(pd.DataFrame(rows, columns=columns), df)

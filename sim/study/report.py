@@ -15,6 +15,7 @@ sweep gives the same bytes.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from sim import figures
 from sim.errors import CommandParser, run_command
 from sim.files import check_output_dir
 from sim.study import plots
-from sim.study.confidence import by_configuration, configuration_keys, sensitivity
+from sim.study.confidence import by_configuration, by_overrides, configuration_keys, sensitivity
 from sim.study.results import CONFIGURATION, StudyError, load, load_latency, ok_rows
 
 #: At most this many configurations in the latency and tornado figures (the cheapest ones).
@@ -49,7 +50,7 @@ def _members(df, config, keys):
 
 def _members_of(df, config):
     """The rows of ``df`` of one configuration (by its overrides when the table has them)."""
-    keys = [CONFIGURATION] if CONFIGURATION in df.columns and CONFIGURATION in config else configuration_keys(df)
+    keys = [CONFIGURATION] if by_overrides(df) and CONFIGURATION in config else configuration_keys(df)
     return _members(df, config, keys)
 
 
@@ -65,15 +66,17 @@ def cost_figure(df, configs, title_note: str):
     right = 1.3 * max(spread)  # the boxes set the scale; a far higher cost per SLO-met token is marked at the edge
     for i, config in configs.iterrows():
         slo, none = config["cost_usd_per_slo_met_mtok_pooled"], int(config.get("jobs_without_slo_met_tokens", 0) or 0)
-        if slo > config["cost_usd_per_mtok_mean"] * 1.001:
+        share = config.get("slo_met_token_share", math.nan)
+        if share < 0.999:  # some delivered tokens missed the SLO
             shown = min(slo, right * 0.97)
             ax.plot([shown], [i], marker="o" if shown == slo else ">", mfc="none", color=plots.colour(3), ms=6, zorder=3)
             if shown != slo:
                 ax.annotate("none met" if math.isinf(slo) else f"${slo:.2f}", (shown, i), xytext=(-6, 0), textcoords="offset points",
                             ha="right", va="center", fontsize=8, color=plots.colour(3))
         if config["slo_met_share"] < 1:
-            runs = f"; {none} without an SLO-met token" if none else ""
-            ax.text(1.0, i, f" SLO met in {config['slo_met_share']:.0%} of runs{runs}", transform=ax.get_yaxis_transform(),
+            tokens = f", by {share:.0%} of the tokens" if math.isfinite(share) else ""
+            runs = f"\n {none} run{'s' if none > 1 else ''} without an SLO-met token" if none else ""
+            ax.text(1.0, i, f" SLO met in {config['slo_met_share']:.0%} of runs{tokens}{runs}", transform=ax.get_yaxis_transform(),
                     va="center", fontsize=8, color=plots.colour(3))
     ax.set_xlim(0, right)
     ax.set_yticks(range(len(configs)), configs["label"])
@@ -85,7 +88,7 @@ def cost_figure(df, configs, title_note: str):
         pyplot.Line2D([], [], marker="D", color="black", ls="none", label="mean, with its 95 % confidence interval"),
         pyplot.Rectangle((0, 0), 1, 1, facecolor=plots.colour(0), alpha=0.25, label="spread over seeds and uncertain inputs (box: quartiles; ticks: runs)"),
         pyplot.Line2D([], [], marker="o", mfc="none", color=plots.colour(3), ls="none",
-                      label="cost per SLO-met million tokens, where higher: all runs' cost over all their SLO-met tokens (\u25b7: off the scale)"),
+                      label="cost per SLO-met million tokens where some tokens missed the SLO: all runs' cost over all their SLO-met tokens (\u25b7: off the scale)"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=1)
     return fig
@@ -96,10 +99,10 @@ def frontier_figure(df, configs, title_note: str):
     x = configs["interactivity_tok_s_user_mean"].astype(float).to_numpy()
     y = configs["tput_per_gpu_tok_s_mean"].astype(float).to_numpy()
     platforms = list(dict.fromkeys(configs["platform"])) if "platform" in configs else [None]
-    for p, platform in enumerate(platforms):  # a shape and size per platform: coinciding points stay visible
+    for p, platform in enumerate(platforms):  # hollow, a shape per platform: coinciding points both stay visible
         mine = (configs["platform"] == platform).to_numpy() if platform is not None else np.ones(len(configs), bool)
-        ax.scatter(x[mine], y[mine], color=plots.colour(p), marker=plots.marker(p), s=max(110 - 30 * p, 30), alpha=0.85,
-                   edgecolors="white", linewidths=0.6, zorder=3 + p, label=plots.pretty_value("platform", platform) if platform else None)
+        ax.scatter(x[mine], y[mine], facecolors="none", edgecolors=plots.colour(p), marker=plots.marker(p), s=80, linewidths=1.8,
+                   zorder=3, label=plots.pretty_value("platform", platform) if platform else None)
     for (xi, yi), names in plots.nearby_labels(x, y, list(configs["label"])):
         ax.annotate(plots.merged_label(names), (xi, yi), textcoords="offset points", xytext=(8, -6), fontsize=7.5, va="top")
     front = plots.pareto_front(x, y)
@@ -151,15 +154,21 @@ def _run_name(run) -> str:
     return ", ".join(parts) or f"job {run['job']}"
 
 
-def latency_figure(df, configs, latency, title_note: str):
+def latency_runs(df, configs) -> list[tuple[int, object, object]]:
+    """(position, configuration, run) of the runs the latency figure draws: the run of median cost of each of
+    the :data:`MAX_CURVES` cheapest configurations (a shipped example keeps only their latency quantiles)."""
     ok = ok_rows(df)
-    fig, axes = figures.pyplot().subplots(1, 2, figsize=(11, 4.4))
-    shown = configs.head(MAX_CURVES)
-    for i, config in shown.iterrows():
+    chosen = []
+    for i, config in configs.head(MAX_CURVES).iterrows():
         runs = _members_of(ok, config)
-        if not len(runs):
-            continue
-        run = median_run(runs)
+        if len(runs):
+            chosen.append((i, config, median_run(runs)))
+    return chosen
+
+
+def latency_figure(df, configs, latency, title_note: str):
+    fig, axes = figures.pyplot().subplots(1, 2, figsize=(11, 4.4))
+    for i, config, run in latency_runs(df, configs):
         for ax, metric, scale in ((axes[0], "ttft_s", 1.0), (axes[1], "tpot_s", 1000.0)):
             table = latency[(latency["job"].astype(str) == str(run["job"])) & (latency["metric"] == metric)]
             if len(table):
@@ -199,12 +208,13 @@ def tornado_figure(df, configs, sens, title_note: str):
         else:
             panels.append((config, rows, []))
     panels = panels[:MAX_TORNADOS]
-    fig, axes = figures.pyplot().subplots(len(panels), 1, figsize=(8, 0.9 + 2.3 * len(panels)), squeeze=False)
+    fig, axes = figures.pyplot().subplots(len(panels), 1, figsize=(8.5, 0.9 + 2.5 * len(panels)), squeeze=False)
     for ax, (config, rows, others) in zip(axes[:, 0], panels):
         plots.tornado(ax, list(rows["input"]), rows["cost_usd_per_mtok_input_at_q25"].to_numpy(),
                       rows["cost_usd_per_mtok_input_at_q75"].to_numpy(), float(rows["cost_usd_per_mtok_at_medians"].iloc[0]),
                       rows["variance_share"].to_numpy())
-        also = f"\n(the same picture for {', '.join(others)})" if others else ""
+        names = ", ".join(name.replace(" ", "\u00a0") for name in others)  # lines break between names only
+        also = "\n" + textwrap.fill(f"(the same picture, shares and swings within 3 points, for {names})", 85) if others else ""
         ax.set_title(f"{config['label']}{also}", fontsize=9.5)
         ax.set_xlabel("cost per million delivered tokens ($), predicted with the other inputs at their medians")
     pyplot = figures.pyplot()

@@ -152,13 +152,16 @@ def frame(rows: list[dict]):
     was simulated, then the metrics (alphabetical); each column of one type."""
     import pandas as pd
 
-    first = ["job", "status", "error", CONFIGURATION]
+    first = ["job", "status", "error", *([CONFIGURATION] if any(CONFIGURATION in r for r in rows) else [])]
     overrides = sorted({k for r in rows for k in r if "." in k or k in REPLICATION_KEYS} - set(first))
     identity = [k for k in IDENTITY_KEYS if any(k in r for r in rows) and k not in overrides]
     rest = sorted({k for r in rows for k in r} - set(first) - set(overrides) - set(identity))
     df = pd.DataFrame(rows, columns=first + overrides + identity + rest)
     for column in df.columns:
-        if df[column].dtype == object:
+        present = [r[column] for r in rows if r.get(column) is not None]
+        if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) and df[column].dtype.kind != "i":
+            df[column] = df[column].astype("Int64")  # whole numbers stay whole where some jobs lack them (1, not 1.0)
+        elif df[column].dtype == object:
             values = [v for v in df[column] if v is not None and not (isinstance(v, float) and math.isnan(v))]
             if values and all(isinstance(v, bool) for v in values):
                 continue

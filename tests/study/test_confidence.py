@@ -87,3 +87,23 @@ def test_the_input_that_drives_the_cost_comes_first():
 
 def test_no_sampled_inputs_no_sensitivity():
     assert sensitivity(synthetic().drop(columns=["sampled_price", "sampled_pue"])).empty
+
+
+def test_whole_numbers_stay_whole_when_failed_jobs_lack_them():
+    """racks is known only from the metrics of jobs that ran: the tables still write 1, not 1.0."""
+    from sim.study.results import frame
+
+    rows = [{"job": "0", "status": "ok", "configuration": "fleet.racks=1", "fleet.racks": 1, "racks": 1, "cost_usd_per_mtok": 0.3},
+            {"job": "1", "status": "failed", "configuration": "platform=h100", "platform": "h100"}]
+    df = frame(rows)
+    assert str(df["racks"].dtype) == "Int64" and df["cost_usd_per_mtok"].dtype.kind == "f"
+    configs = by_configuration(df)
+    assert configs.to_csv(index=False).splitlines()[1].split(",")[:2] == ["", "1"]  # platform unset, racks 1
+    assert str(configs["racks"].dtype) == "Int64"
+
+
+def test_a_table_without_overrides_is_grouped_by_what_was_simulated():
+    """Rows built from simulate() in a notebook carry no configuration column: grouped by platform and the rest."""
+    configs = by_configuration(synthetic().drop(columns=["configuration"])).set_index("platform")
+    assert sorted(configs.index) == ["b200", "h100", "h200"] and configs.loc["h200", "jobs"] == 64
+    assert len(sensitivity(synthetic().drop(columns=["configuration"]))) == 4
