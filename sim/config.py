@@ -293,7 +293,9 @@ class UncertaintyConfig:
     samples: int = bounded(1, 1, 1_000_000)
     sample: int = bounded(0, 0)
     seed: int = bounded(0, 0)
-    inputs: dict[str, UncertainInputConfig] = field(default_factory=dict)
+    # name -> an UncertainInputConfig. Untyped for Hydra, which cannot add an entry to a dict of dataclasses from the
+    # command line (+uncertainty.inputs.NAME.key=...); to_sim_config types every entry, naming a misspelt field.
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -334,12 +336,37 @@ def to_sim_config(cfg: DictConfig | SimConfig | dict[str, Any]) -> SimConfig:
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
         container.pop("hydra", None)
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SimConfig), container))
-    except OmegaConfBaseException as err:  # a key the schema lacks, a value of the wrong type
-        key, reason = getattr(err, "full_key", "") or "the configuration", str(getattr(err, "msg", err)).splitlines()[0]
-        unknown = isinstance(err, ConfigKeyError)
-        fix = "remove it or correct its spelling (the schemas are in sim/config.py)" if unknown else "give it a value of its type"
-        raise ConfigError(f"{key}: {reason}; {fix}") from None
+        sim_cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SimConfig), container))
+    except OmegaConfBaseException as err:
+        raise _schema_error(err) from None
+    inputs = sim_cfg.uncertainty.inputs
+    for name, spec in inputs.items():
+        inputs[name] = _uncertain_input(f"uncertainty.inputs.{name}", spec)
+    return sim_cfg
+
+
+def _schema_error(err: OmegaConfBaseException, prefix: str = "") -> ConfigError:
+    """A key the schema lacks, or a value of the wrong type, on one line naming the key."""
+    key = getattr(err, "full_key", "") or ""
+    key = f"{prefix}.{key}" if prefix and key else key or prefix or "the configuration"
+    reason = str(getattr(err, "msg", err)).splitlines()[0]
+    fix = "remove it or correct its spelling (the schemas are in sim/config.py)" if isinstance(err, ConfigKeyError) else "give it a value of its type"
+    return ConfigError(f"{key}: {reason}; {fix}")
+
+
+def _uncertain_input(where: str, spec: Any) -> UncertainInputConfig:
+    """One entry of ``uncertainty.inputs`` typed by :class:`UncertainInputConfig` (its fields' names and types)."""
+    if isinstance(spec, UncertainInputConfig):
+        return spec
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}={spec!r} is not an uncertain input; give its key, kind and parameters, e.g. "
+                          f"+{where}.key=cost.pue +{where}.low=1.1 +{where}.high=1.5")
+    schema = OmegaConf.structured(UncertainInputConfig)
+    OmegaConf.set_struct(schema, True)
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(schema, spec))
+    except OmegaConfBaseException as err:
+        raise _schema_error(err, where) from None
 
 
 def compose_config(*overrides: str) -> SimConfig:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import SimConfig, SloConfig
+from sim.measurement import completed_in
 from sim.serving.requests import RequestTable, Status
 
 #: Keys every ``metrics.json`` holds (more may follow).
@@ -88,9 +89,7 @@ def latency_and_tokens(
     duration_s = sim_time_s
     if window_s is not None:
         start_s, end_s = window_s
-        with np.errstate(invalid="ignore"):
-            in_window = (requests.finish_s > start_s) & (requests.finish_s <= end_s)
-        done &= in_window
+        done &= completed_in(requests.finish_s, window_s)
         with np.errstate(invalid="ignore"):
             dropped = (requests.status == Status.DROPPED) & (requests.arrival_s >= start_s) & (requests.arrival_s <= end_s)
         arrived = done | dropped  # steady state: the requests completed in the window, and those it turned away

@@ -17,6 +17,7 @@ import numpy as np
 from sim import figures
 from sim.config import ConfigError, OutputConfig
 from sim.files import atomic_path, atomic_write_text
+from sim.measurement import completed_in
 
 #: Formats of the per-request table.
 REQUEST_FORMATS = ("auto", "csv", "parquet")
@@ -98,15 +99,19 @@ def write_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
         pq.write_table(table, tmp)
 
 
+def measured_requests(columns: dict[str, np.ndarray], metrics: dict) -> np.ndarray:
+    """Per request: one the metrics count, completed (in the steady-state window, if the run was measured in one)."""
+    done = columns["status"] == "completed"
+    if metrics.get("steady_state"):
+        done &= completed_in(columns["finish_s"], (metrics["warmup_s"], metrics["warmup_s"] + metrics["measured_s"]))
+    return done
+
+
 def write_latency_quantiles(path: Path, columns: dict[str, np.ndarray], metrics: dict) -> None:
     """``latency_quantiles.json``: TTFT, TPOT and end-to-end latency at :data:`LATENCY_PERCENTILES` over the
     completed requests the metrics count (the steady-state window, if any): a study draws its latency
     distributions from these without reading every request table."""
-    done = columns["status"] == "completed"
-    if metrics.get("steady_state"):
-        start_s = metrics["warmup_s"]
-        with np.errstate(invalid="ignore"):
-            done &= (columns["finish_s"] > start_s) & (columns["finish_s"] <= start_s + metrics["measured_s"])
+    done = measured_requests(columns, metrics)
     table: dict[str, list] = {"percentile": list(LATENCY_PERCENTILES)}
     for key in ("ttft_s", "tpot_s", "e2e_s"):
         values = columns[key][done]
@@ -132,15 +137,16 @@ def summary_text(metrics: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def write_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None:
-    """Latency CDFs (TTFT, TPOT, end to end) and the per-request cost distribution, PNG at ``path``."""
+def write_figure(path: Path, columns: dict[str, np.ndarray], title: str, metrics: dict) -> None:
+    """Latency CDFs (TTFT, TPOT, end to end) and the per-request cost distribution of the requests the metrics
+    count (the steady-state window's), PNG at ``path``."""
     with figures.style():
-        _draw_figure(path, columns, title)
+        _draw_figure(path, columns, title, metrics)
 
 
-def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None:
-    done = columns["status"] == "completed"
-    fig, axes = figures.pyplot().subplots(1, 4, figsize=(16, 3.6))
+def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str, metrics: dict) -> None:
+    done = measured_requests(columns, metrics)
+    fig, axes = figures.pyplot().subplots(1, 4, figsize=(16, 3.8))
     panels = (("ttft_s", "TTFT (s)", 1), ("tpot_s", "TPOT (ms)", 1000), ("e2e_s", "end-to-end latency (s)", 1))
     for ax, (key, label, scale) in zip(axes, panels):
         values = np.sort(columns[key][done] * scale)
@@ -155,5 +161,11 @@ def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None
         axes[3].hist(cost, bins=50)
     axes[3].set_xlabel("cost per request ($ per Mtok)")
     axes[3].set_ylabel("requests")
-    fig.suptitle(title)
+    if metrics.get("steady_state"):
+        start_s = metrics["warmup_s"]
+        which = (f"the {int(done.sum()):,} of {done.size:,} requests completed in the steady-state window, "
+                 f"{start_s:,.1f} s to {start_s + metrics['measured_s']:,.1f} s (the window of the rates and latencies in metrics.json)")
+    else:
+        which = f"every completed request ({int(done.sum()):,} of {done.size:,}), fill and drain included"
+    fig.suptitle(f"{title}\n{which}")
     figures.save(fig, path.with_suffix(""), formats=(path.suffix.lstrip("."),))

@@ -21,7 +21,7 @@ from sim.clock import FleetEnvironment
 from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds, to_sim_config
 from sim.economics.cost import cost_usd_per_hour, request_costs_usd, validate_cost
 from sim.economics.power import fleet_power
-from sim.measurement import MIN_WINDOW_REQUESTS, confidence_metrics, mser5_warmup_s
+from sim.measurement import MIN_WINDOW_REQUESTS, completed_in, confidence_metrics, mser5_warmup_s
 from sim.metrics import identity, latency_and_tokens
 from sim.progress import Progress
 from sim.serving.defaults import unused_capacity, with_default_layout
@@ -273,29 +273,34 @@ class Simulation:
         self.requests.freeze()
 
     def measurement_window_s(self) -> tuple[tuple[float, float] | None, str]:
-        """Steady state: from the end of the warm-up to the last arrival (None: the whole run), and why
-        the run is measured whole if it could not be measured in steady state (sim/measurement.py)."""
+        """Steady state: from the end of the warm-up to the last arrival (None: the whole run), and what the
+        run should say about its window (why it is measured whole, or that no steady state was found)."""
         wl = self.deployment.cfg.workload
         if not wl.steady_state:
             return None, ""
         finish = np.sort(self.requests.finish_s[np.isfinite(self.requests.finish_s)])
         end_s = self.last_arrival_s
+        whole = "measured over the whole run, fill and drain included; raise workload.num_requests"
         if wl.warmup_requests is None:  # the warm-up where MSER-5 finds the transient over
             tokens = self.requests.input_tokens + self.requests.output_tokens
-            start_s = mser5_warmup_s(self.requests.arrival_s, self.requests.finish_s, tokens, end_s)
-            in_window = int(((finish > start_s) & (finish <= end_s)).sum())
+            dropped = self.requests.status == Status.DROPPED
+            start_s, capped = mser5_warmup_s(self.requests.arrival_s, self.requests.finish_s, tokens, end_s, dropped)
+            in_window = int(completed_in(finish, (start_s, end_s)).sum())
             if in_window < MIN_WINDOW_REQUESTS:
-                return None, (
-                    f"too short for a steady state ({in_window} requests completed between the warm-up and the "
-                    "last arrival): measured over the whole run, fill and drain included; raise workload.num_requests"
-                )
-            return (start_s, end_s), ""
+                return None, f"too short for a steady state ({in_window} requests completed between the warm-up and the last arrival): {whole}"
+            unsettled = (
+                f"no steady state found in the first half of the run (the requests in the fleet or the tokens delivered "
+                f"still drift: a fleet still filling, or an overloaded one that never settles): the warm-up is cut at half "
+                f"the time to the last arrival, {start_s:.3g} s; raise workload.num_requests (or, if overloaded, lower "
+                "workload.load_fraction)"
+            )
+            return (start_s, end_s), unsettled if capped else ""
         start_s = float(finish[wl.warmup_requests - 1]) if 0 < wl.warmup_requests <= finish.size else 0.0
-        if not end_s > start_s:
-            raise ConfigError(
-                f"the steady-state window is empty: the {wl.warmup_requests} warm-up requests completed at "
-                f"{start_s:.3g} s, after the last arrival at {end_s:.3g} s; raise workload.num_requests or lower "
-                "workload.warmup_requests"
+        in_window = int(completed_in(finish, (start_s, end_s)).sum())
+        if not in_window:  # e.g. no request finishes before the last arrival: nothing to measure in steady state
+            return None, (
+                f"no request completed in the steady-state window (between the end of the warm-up, {wl.warmup_requests} requests, at "
+                f"{start_s:.3g} s, and the last arrival at {end_s:.3g} s): {whole} or lower workload.warmup_requests"
             )
         return (start_s, end_s), ""
 
