@@ -19,7 +19,7 @@ from sim.simulation import simulate
 
 DEPLOYMENTS = ("h200_fp8_x9", "gb200_nvl72_fp4")
 KEYS = ("gpus", "tput_per_gpu_tok_s", "ttft_s_p99", "tpot_s_p50", "gpu_utilization", "power_kw", "cost_usd_per_hour",
-        "cost_usd_per_mtok", "cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90", "tok_s_per_mw")
+        "cost_usd_per_mtok", "cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90", "tok_s_per_mw_drawn")
 
 
 def run(requests: int, rate_rps: float) -> dict[str, object]:

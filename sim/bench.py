@@ -42,7 +42,7 @@ from sim.files import atomic_write_text, check_output_file
 
 LARGE_FLEET = (
     "platform=gb200_nvl72", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=16",
-    "workload.load_fraction=0.8",
+    "workload.load_fraction=0.8", "worker.tp=8",  # pinned: the figures stay comparable whatever the default layout
 )
 CONTENDED_FABRIC = (
     "platform=b200", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=32", "fleet.workers=6",

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
 from sim.errors import one_line, report
 from sim.files import atomic_write_text
-from sim.guard import checked
+from sim.guard import check_job, checked
 from sim.job import Interrupted, config_digest, finished_ok, signals_interrupt, write_status
 from sim.outputs import check_output, summary_text, write_figure, write_latency_quantiles, write_metrics, write_requests, write_table
 from sim.simulation import simulate
@@ -39,7 +39,7 @@ register_configs()
 
 def fleet_text(cfg) -> str:
     """The fleet in a few words: racks, or the pools of workers with their layouts."""
-    fleet, platform = cfg.fleet, cfg.platform.name
+    fleet, platform = cfg.fleet, cfg.platform.name.upper().replace("_", " ")
 
     def layout(worker) -> str:
         return f"tp={worker.tp}" + (" dp_attn" if worker.dp_attn else "")
@@ -52,15 +52,23 @@ def fleet_text(cfg) -> str:
     return f"{where}: {fleet.prefill_workers} prefill ({layout(cfg.prefill_worker)}) + {decode} ({layout(cfg.worker)})"
 
 
+def run_title(cfg) -> str:
+    """What a run simulated, as a reader outside the team names it: the model's published name, the precision,
+    the fleet and the traffic, e.g. ``DeepSeek-R1-0528 at FP4 on 1 x GB200 NVL72 (tp=8), chat traffic``."""
+    model = cfg.model.hf_id.rsplit("/", 1)[-1] or cfg.model.name
+    return f"{model} at {cfg.precision.name.upper()} on {fleet_text(cfg)}, {cfg.workload.name.replace('_', ' ')} traffic"
+
+
 def run_job(cfg: DictConfig, out_dir: Path, progress: bool = True) -> float:
     """Simulate one configuration and write its outputs into ``out_dir``; return $ per Mtok."""
     sim_cfg = to_sim_config(cfg)
     check_output(sim_cfg.output)
     if not progress:
         sim_cfg = replace(sim_cfg, output=replace(sim_cfg.output, progress=False))
-    result = simulate(sim_cfg)
+    result = simulate(sim_cfg)  # logs what a default costs without failing (sim.serving.defaults)
+    sim_cfg = result.cfg  # what ran: the default layout filled in
     metrics = result.metrics
-    title = f"{sim_cfg.model.name} {sim_cfg.precision.name} on {fleet_text(sim_cfg)}, {sim_cfg.workload.name}"
+    title = run_title(sim_cfg)
     if sim_cfg.output.requests_csv:
         write_requests(out_dir, result.requests, sim_cfg.output)
         write_table(out_dir / "workers.csv", result.workers)
@@ -68,7 +76,7 @@ def run_job(cfg: DictConfig, out_dir: Path, progress: bool = True) -> float:
             write_table(out_dir / "breakdown.csv", {k: np.array([row[k] for row in result.breakdown]) for k in result.breakdown[0]})
     write_latency_quantiles(out_dir / "latency_quantiles.json", result.requests, metrics)
     if sim_cfg.output.figure:
-        write_figure(out_dir / "latency_cost.png", result.requests, title)
+        write_figure(out_dir / "latency_cost.png", result.requests, title, metrics)
     write_metrics(out_dir / "metrics.json", metrics)
     if metrics.get("measurement_warning"):
         log.warning("%s", metrics["measurement_warning"])
@@ -85,6 +93,14 @@ def hydra_main(cfg: DictConfig) -> float | None:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        check_job(cfg, hydra_cfg)  # the job's own configuration, as Hydra composed it, before anything is resolved or written
+    except ConfigError as err:
+        write_status(out_dir, "failed", f"configuration error: {err}", overrides=list(hydra_cfg.overrides.task))
+        if multirun:
+            log.error("job %s refused: %s", hydra_cfg.job.num, err)
+            return None
+        sys.exit(report(err))
     digest = config_digest(cfg)
     if multirun and cfg.output.resume:
         kept = finished_ok(out_dir, digest)

@@ -124,6 +124,7 @@ class ModelConfig:
     max_context_tokens: int = bounded(MISSING, 1, plausible=(512, 20_000_000))
     sliding_window_tokens: int = bounded(0, 0)  # window of sliding-window attention layers (0: none)
     sliding_window_layers: int = bounded(0, 0)  # how many layers use the window
+    mtp_modules: int = bounded(0, 0, plausible=(0, 8))  # multi-token-prediction modules shipped (config.json num_nextn_predict_layers)
     total_params_b: float = positive(MISSING, plausible=(0.01, 100_000), unit="billion")  # published totals, checked against the shapes
     active_params_b: float = positive(MISSING, plausible=(0.01, 100_000), unit="billion")
     allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
@@ -143,7 +144,7 @@ class PrecisionConfig:
 class WorkerConfig:
     """How a model replica is sharded: a worker is ``tp`` GPUs holding one replica."""
 
-    tp: int = bounded(8, 1, 4096, hint="GPUs per worker")  # tensor-parallel width of attention and dense layers
+    tp: int = bounded(0, 0, 4096, hint="GPUs per worker; 0: the default rule")  # tensor-parallel width; 0: sim.serving.defaults
     ep: int = bounded(0, 0, 4096, hint="0 means ep = tp")  # expert-parallel width of MoE layers (divides tp)
     dp_attn: bool = False  # attention data-parallel: each GPU attends for its own slice of the batch
     overlap_comm: bool = False  # two micro-batches: one's collectives overlap the other's GEMMs
@@ -340,7 +341,9 @@ class UncertaintyConfig:
     samples: int = bounded(1, 1, 1_000_000)
     sample: int = bounded(0, 0)
     seed: int = bounded(0, 0)
-    inputs: dict[str, UncertainInputConfig] = field(default_factory=dict)
+    # name -> an UncertainInputConfig. Untyped for Hydra, which cannot add an entry to a dict of dataclasses from the
+    # command line (+uncertainty.inputs.NAME.key=...); to_sim_config types every entry, naming a misspelt field.
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -381,12 +384,37 @@ def to_sim_config(cfg: DictConfig | SimConfig | dict[str, Any]) -> SimConfig:
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
         container.pop("hydra", None)
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SimConfig), container))
-    except OmegaConfBaseException as err:  # a key the schema lacks, a value of the wrong type
-        key, reason = getattr(err, "full_key", "") or "the configuration", str(getattr(err, "msg", err)).splitlines()[0]
-        unknown = isinstance(err, ConfigKeyError)
-        fix = "remove it or correct its spelling (the schemas are in sim/config.py)" if unknown else "give it a value of its type"
-        raise ConfigError(f"{key}: {reason}; {fix}") from None
+        sim_cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SimConfig), container))
+    except OmegaConfBaseException as err:
+        raise _schema_error(err) from None
+    inputs = sim_cfg.uncertainty.inputs
+    for name, spec in inputs.items():
+        inputs[name] = _uncertain_input(f"uncertainty.inputs.{name}", spec)
+    return sim_cfg
+
+
+def _schema_error(err: OmegaConfBaseException, prefix: str = "") -> ConfigError:
+    """A key the schema lacks, or a value of the wrong type, on one line naming the key."""
+    key = getattr(err, "full_key", "") or ""
+    key = f"{prefix}.{key}" if prefix and key else key or prefix or "the configuration"
+    reason = str(getattr(err, "msg", err)).splitlines()[0]
+    fix = "remove it or correct its spelling (the schemas are in sim/config.py)" if isinstance(err, ConfigKeyError) else "give it a value of its type"
+    return ConfigError(f"{key}: {reason}; {fix}")
+
+
+def _uncertain_input(where: str, spec: Any) -> UncertainInputConfig:
+    """One entry of ``uncertainty.inputs`` typed by :class:`UncertainInputConfig` (its fields' names and types)."""
+    if isinstance(spec, UncertainInputConfig):
+        return spec
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}={spec!r} is not an uncertain input; give its key, kind and parameters, e.g. "
+                          f"+{where}.key=cost.pue +{where}.low=1.1 +{where}.high=1.5")
+    schema = OmegaConf.structured(UncertainInputConfig)
+    OmegaConf.set_struct(schema, True)
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(schema, spec))
+    except OmegaConfBaseException as err:
+        raise _schema_error(err, where) from None
 
 
 def compose_config(*overrides: str) -> SimConfig:

@@ -17,6 +17,8 @@ from sim.files import atomic_path
 
 #: Okabe & Ito's colour-blind-safe palette (black last: it is kept for reference lines).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Three more for figures with up to ten series (Paul Tol's muted wine, green and olive), after the palette's seven.
+MORE_COLOURS = ("#882255", "#117733", "#999933")
 
 STYLE = {
     "figure.dpi": 110,

@@ -124,29 +124,43 @@ def job_folders(sweep_dir: Path) -> list[Path]:
     return sorted(jobs, key=lambda p: (len(p.name), p.name))
 
 
-def count_jobs(config: DictConfig) -> int | None:
-    """How many jobs the basic sweeper makes of a multirun's overrides and ``hydra.sweeper.params``
-    (None if it cannot tell)."""
+def job_overrides(job: Path, status: dict | None) -> list[str]:
+    """The overrides that made a job: from its status, else from Hydra's record (``.hydra/overrides.yaml``)."""
+    if status and isinstance(status.get("overrides"), list):
+        return [str(item) for item in status["overrides"]]
+    try:  # a job that never wrote its status
+        import yaml
+
+        loaded = yaml.load((job / ".hydra" / "overrides.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return [str(item) for item in loaded or []]
+    except Exception:
+        return []
+
+
+def sweep_jobs(config: DictConfig) -> set[tuple[str, ...]] | None:
+    """The overrides of every job (each sorted) Hydra's basic sweeper makes of a multirun's command line and
+    ``hydra.sweeper.params`` (``config``: the sweep's, as in its ``multirun.yaml``), split as the sweeper
+    splits them; None if it cannot tell (another sweeper, a glob)."""
     try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        by_key = {f"{k}": f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()}
-        for item in config.hydra.overrides.task:
-            by_key[str(item).partition("=")[0]] = str(item)  # the command line wins over the config's params
-        total = 1
-        for override in OverridesParser.create().parse_overrides(list(by_key.values())):
-            if override.is_sweep_override():
-                total *= len(list(override.sweep_string_iterator()))
-        return total
-    except Exception:  # a sweeper of another kind, a glob: the bar shows a count without a total
+        params = [f"{k}={v}" for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()]
+        parsed = OverridesParser.create().parse_overrides([*params, *(str(item) for item in config.hydra.overrides.task)])
+        (jobs,) = BasicSweeper.split_arguments(parsed, None)
+        return {tuple(sorted(job)) for job in jobs}
+    except Exception:  # a sweeper of another kind, a glob: every job folder counts
         return None
 
 
-def sweep_outcome(sweep_dir: Path) -> dict[str, int]:
-    """How many job folders of the sweep say each status (``unknown``: no readable status)."""
+def sweep_outcome(sweep_dir: Path, expected: set[tuple[str, ...]] | None = None) -> dict[str, int]:
+    """How many job folders of the sweep say each status (``unknown``: no readable status); with ``expected``
+    (:func:`sweep_jobs`), only the folders of those jobs (not those an earlier sweep left in the folder)."""
     counts: dict[str, int] = {}
     for job in job_folders(sweep_dir):
         status, _ = read_json(job / STATUS_FILE)
+        if expected is not None and tuple(sorted(job_overrides(job, status))) not in expected:
+            continue
         state = status.get("status") if status and status.get("status") in STATUSES else "unknown"
         counts[state] = counts.get(state, 0) + 1
     return counts
@@ -173,24 +187,32 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        total = count_jobs(config)
-        self._thread = threading.Thread(target=self._watch, args=(sweep_dir, total), daemon=True)
+        self._thread = threading.Thread(target=self._watch, args=(sweep_dir, sweep_jobs(config)), daemon=True)
         self._thread.start()
 
-    def _watch(self, sweep_dir: Path, total: int | None) -> None:
+    def _watch(self, sweep_dir: Path, expected: set[tuple[str, ...]] | None) -> None:
+        """Count the jobs finished, once a second: a folder whose job finished is not read again (a sweep of
+        10,000 jobs would otherwise read 10,000 statuses a second beside its jobs)."""
         from sim.progress import Progress
 
-        with Progress("jobs", total=total, unit="jobs", delay_s=2.0, every_s=30.0) as progress:
+        finished: set[str] = set()
+        with Progress("jobs", total=len(expected) if expected else None, unit="jobs", delay_s=2.0, every_s=30.0) as progress:
             while not self._stop.wait(1.0):
-                counts = sweep_outcome(sweep_dir)
-                progress.update(sum(counts.get(s, 0) for s in ("ok", "failed", "interrupted")))
+                for job in job_folders(sweep_dir):
+                    if job.name in finished:
+                        continue
+                    status, _ = read_json(job / STATUS_FILE)
+                    final = status is not None and status.get("status") in ("ok", "failed", "interrupted")
+                    if final and (expected is None or tuple(sorted(job_overrides(job, status))) in expected):
+                        finished.add(job.name)
+                progress.update(len(finished))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        counts = sweep_outcome(sweep_dir)
+        counts = sweep_outcome(sweep_dir, sweep_jobs(config))
         summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         not_ok = sum(n for state, n in counts.items() if state != "ok")
         log.info("sweep %s: %s; aggregate with: python -m sim.aggregate %s", sweep_dir, summary, sweep_dir)

@@ -7,9 +7,11 @@ end of the warm-up to the last arrival. The warm-up ends at the completion of th
 None, where the MSER-5 rule (White, 1997) puts the end of the initial transient: cut the run before
 the last arrival into intervals, average an output over batches of five intervals, and drop the
 leading batches that minimise the standard error of the mean of those that remain; the later of the
-cuts for two outputs, the requests in the fleet and the tokens delivered. A run too
-short to hold a steady state (fewer than ``MIN_WINDOW_REQUESTS`` completions in the window) is
-measured whole, fill and drain included, and says so.
+cuts for two outputs, the requests in the fleet (arrived, less those completed and those turned
+away at a full queue) and the tokens delivered. The rule never cuts more than half the run: a cut
+there means no steady state was found (an overloaded fleet never settles), and the run says so. A run
+too short to hold a steady state (fewer than ``MIN_WINDOW_REQUESTS`` completions in the window; with
+an explicit warm-up, none) is measured whole, fill and drain included, and says so.
 
 The confidence interval of the throughput comes from batch means: the window is cut into
 ``BATCHES`` batches of equal length, each batch's throughput is one observation, and Student's t
@@ -41,30 +43,46 @@ MAX_LAG1 = 0.3
 MIN_LIFETIMES = 5
 
 
-def mser5_truncation(series: np.ndarray) -> float:
-    """MSER-5 on one output series: the fraction of it to drop (at most half), in batches of five."""
+def completed_in(finish_s: np.ndarray, window_s: tuple[float, float]) -> np.ndarray:
+    """Per request: completed within the measurement window, ``start < finish <= end`` (the one definition of
+    the window's requests: metrics, intervals, latency quantiles and the run's figure use it)."""
+    start_s, end_s = window_s
+    with np.errstate(invalid="ignore"):
+        return (finish_s > start_s) & (finish_s <= end_s)
+
+
+def mser5_truncation(series: np.ndarray) -> tuple[float, bool]:
+    """MSER-5 on one output series: the fraction of it to drop (at most half), in batches of five, and whether
+    the rule wanted the half-run cap itself (no steady state in the first half)."""
     y = series[: series.size - series.size % MSER_BATCH].reshape(-1, MSER_BATCH).mean(axis=1)
     n = y.size
     remaining = np.arange(n, 0, -1, dtype=float)  # n - d for d = 0 .. n-1
     sum_y = np.cumsum(y[::-1])[::-1]
     sum_y2 = np.cumsum((y * y)[::-1])[::-1]
     squares = np.maximum(sum_y2 - sum_y * sum_y / remaining, 0.0)  # squared deviations from the rest's mean
-    return int(np.argmin((squares / remaining**2)[: n // 2 + 1])) / n
+    cut = int(np.argmin((squares / remaining**2)[: n // 2 + 1]))
+    return cut / n, cut == n // 2
 
 
-def mser5_warmup_s(arrival_s: np.ndarray, finish_s: np.ndarray, tokens: np.ndarray, end_s: float) -> float:
+def mser5_warmup_s(
+    arrival_s: np.ndarray, finish_s: np.ndarray, tokens: np.ndarray, end_s: float, dropped: np.ndarray | None = None
+) -> tuple[float, bool]:
     """The end of the initial transient up to ``end_s`` (the last arrival): the later of MSER-5's
     truncations of the number of requests in the fleet and of the tokens delivered per interval (the
-    first settles as batches fill, the second as a closed loop's synchronised start spreads out)."""
+    first settles as batches fill, the second as a closed loop's synchronised start spreads out); and
+    whether it is the half-run cap (no steady state found). ``dropped``: the requests turned away on
+    arrival, never in the fleet."""
     done = np.isfinite(finish_s) & (finish_s <= end_s)
     if end_s <= 0 or not done.any():
-        return 0.0
+        return 0.0, False
+    entered = np.isfinite(arrival_s) & (True if dropped is None else ~dropped)
     edges = np.linspace(0.0, end_s, MSER_INTERVALS + 1)
-    arrived = np.searchsorted(np.sort(arrival_s[np.isfinite(arrival_s)]), edges[1:], side="right")
+    arrived = np.searchsorted(np.sort(arrival_s[entered]), edges[1:], side="right")
     finished = np.searchsorted(np.sort(finish_s[done]), edges[1:], side="right")
     delivered, _ = np.histogram(finish_s[done], bins=edges, weights=tokens[done])
     in_fleet = (arrived - finished).astype(float)
-    return max(mser5_truncation(in_fleet), mser5_truncation(delivered)) * end_s
+    (fleet_cut, fleet_capped), (tokens_cut, tokens_capped) = mser5_truncation(in_fleet), mser5_truncation(delivered)
+    return max(fleet_cut, tokens_cut) * end_s, fleet_capped or tokens_capped
 
 
 #: Student's t at 97.5 % for ``BATCHES`` - 1 = 19 degrees of freedom (``scipy.stats.t.ppf(0.975, 19)``; a
@@ -72,15 +90,12 @@ def mser5_warmup_s(arrival_s: np.ndarray, finish_s: np.ndarray, tokens: np.ndarr
 T_975_BATCHES = 2.093024054408263
 
 
-def throughput_interval(
-    finish_s: np.ndarray, tokens: np.ndarray, window_s: tuple[float, float], throughput_tok_s: float
-) -> dict[str, float]:
+def throughput_interval(finish_s: np.ndarray, tokens: np.ndarray, window_s: tuple[float, float]) -> dict[str, float]:
     """The 95 % confidence interval of the throughput over ``window_s`` by batch means, and the lag-1
     autocorrelation of the batch means."""
     start_s, end_s = window_s
     nan = float("nan")
-    with np.errstate(invalid="ignore"):
-        inside = np.isfinite(finish_s) & (finish_s > start_s) & (finish_s <= end_s)
+    inside = completed_in(finish_s, window_s)
     if not end_s > start_s or inside.sum() < 2:
         return {"half_width": nan, "lag1": nan}
     per_batch, _ = np.histogram(finish_s[inside], bins=BATCHES, range=(start_s, end_s), weights=tokens[inside])
@@ -102,7 +117,7 @@ def confidence_metrics(
 ) -> dict:
     """The metrics of a run's precision: the throughput's and the cost's 95 % intervals, and a warning
     (empty if none) when the run is too short for ``target_half_width``."""
-    ci = throughput_interval(finish_s, tokens, window_s, throughput_tok_s)
+    ci = throughput_interval(finish_s, tokens, window_s)
     half = ci["half_width"]
     rel = half / throughput_tok_s if throughput_tok_s > 0 else float("nan")
     low, high = throughput_tok_s - half, throughput_tok_s + half

@@ -18,15 +18,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import SimConfig, SloConfig
+from sim.measurement import completed_in
 from sim.serving.requests import RequestTable, Status
 
 #: Keys every ``metrics.json`` holds (more may follow).
 REQUIRED_KEYS = (
     "requests_completed", "input_tokens", "output_tokens", "gpus", "sim_time_s", "wall_time_s", "events",
     "throughput_tok_s", "output_tok_s", "tput_per_gpu_tok_s", "ttft_s_p50", "ttft_s_p99", "tpot_s_p50",
-    "tpot_s_p99", "e2e_s_p50", "e2e_s_p99", "interactivity_tok_s_user", "slo_attainment", "goodput_tok_s",
-    "power_kw", "cost_usd_per_hour", "cost_usd_per_mtok", "cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90",
-    "tok_s_per_mw",
+    "tpot_s_p99", "e2e_s_p50", "e2e_s_p99", "interactivity_tok_s_user", "interactivity_p50_tok_s_user",
+    "slo_attainment", "goodput_tok_s", "power_kw", "cost_usd_per_hour", "cost_usd_per_mtok", "cost_usd_per_mtok_p50",
+    "cost_usd_per_mtok_p90", "tok_s_per_mw_provisioned", "tok_s_per_mw_drawn",
 )
 
 
@@ -88,9 +89,7 @@ def latency_and_tokens(
     duration_s = sim_time_s
     if window_s is not None:
         start_s, end_s = window_s
-        with np.errstate(invalid="ignore"):
-            in_window = (requests.finish_s > start_s) & (requests.finish_s <= end_s)
-        done &= in_window
+        done &= completed_in(requests.finish_s, window_s)
         with np.errstate(invalid="ignore"):
             dropped = (requests.status == Status.DROPPED) & (requests.arrival_s >= start_s) & (requests.arrival_s <= end_s)
         arrived = done | dropped  # steady state: the requests completed in the window, and those it turned away
@@ -104,6 +103,7 @@ def latency_and_tokens(
     output_tokens = int(requests.output_tokens[done].sum())
     throughput = (input_tokens + output_tokens) / duration_s if duration_s > 0 else 0.0
     tpot_p50 = percentile(tpot, 50)
+    tpot_mean = float(tpot[np.isfinite(tpot)].mean()) if np.isfinite(tpot).any() else float("nan")
     return {
         "requests_total": int(requests.n),
         "requests_arrived": int(arrived.sum()),
@@ -121,13 +121,14 @@ def latency_and_tokens(
         "ttft_s_mean": float(ttft.mean()) if ttft.size else float("nan"),
         "ttft_s_p50": percentile(ttft, 50),
         "ttft_s_p99": percentile(ttft, 99),
-        "tpot_s_mean": float(tpot[np.isfinite(tpot)].mean()) if np.isfinite(tpot).any() else float("nan"),
+        "tpot_s_mean": tpot_mean,
         "tpot_s_p50": tpot_p50,
         "tpot_s_p99": percentile(tpot, 99),
         "e2e_s_mean": float(e2e.mean()) if e2e.size else float("nan"),
         "e2e_s_p50": percentile(e2e, 50),
         "e2e_s_p99": percentile(e2e, 99),
-        "interactivity_tok_s_user": 1.0 / tpot_p50 if tpot_p50 > 0 else float("nan"),
+        "interactivity_tok_s_user": 1.0 / tpot_mean if tpot_mean > 0 else float("nan"),
+        "interactivity_p50_tok_s_user": 1.0 / tpot_p50 if tpot_p50 > 0 else float("nan"),
         "slo_attainment": float(met.sum() / arrived.sum()) if arrived.any() else float("nan"),
         "goodput_tok_s": float(tokens[met].sum()) / duration_s if duration_s > 0 else 0.0,
         "preemptions": int(requests.preemptions.sum()),

@@ -17,6 +17,7 @@ import numpy as np
 from sim import figures
 from sim.config import ConfigError, OutputConfig
 from sim.files import atomic_path, atomic_write_text
+from sim.measurement import completed_in
 
 #: Formats of the per-request table.
 REQUEST_FORMATS = ("auto", "csv", "parquet")
@@ -30,7 +31,7 @@ SUMMARY_ROWS = (
     ("throughput / GPU", "tput_per_gpu_tok_s", "{:,.0f} tok/s"),
     ("TTFT p50 / p99", ("ttft_s_p50", "ttft_s_p99"), "{:.3f} / {:.3f} s"),
     ("TPOT p50 / p99", ("tpot_s_p50", "tpot_s_p99"), "{:.1f} / {:.1f} ms", 1000),
-    ("interactivity", "interactivity_tok_s_user", "{:.1f} tok/s/user"),
+    ("tok/s/user mean / p50", ("interactivity_tok_s_user", "interactivity_p50_tok_s_user"), "{:.1f} / {:.1f} (interactivity)"),
     ("SLO attainment", "slo_attainment", "{:.1%}"),
     ("measured", ("measured_s", "warmup_s"), "{:.1f} s of steady state after a {:.1f} s warm-up"),
     ("communication share", "comm_time_frac", "{:.1%} of busy time"),
@@ -44,7 +45,7 @@ SUMMARY_ROWS = (
     ("  95 % interval", ("cost_usd_per_mtok_ci_low", "cost_usd_per_mtok_ci_high"), "${:.3f} to ${:.3f}"),
     ("cost per SLO-met Mtok", "cost_usd_per_slo_met_mtok", "${:.3f}"),
     ("per-request p50 / p90", ("cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90"), "${:.3f} / ${:.3f} per Mtok"),
-    ("tokens/s per MW", "tok_s_per_mw", "{:,.0f}"),
+    ("tokens/s per MW", ("tok_s_per_mw_provisioned", "tok_s_per_mw_drawn"), "{:,.0f} provisioned / {:,.0f} drawn"),
     ("wall time / events", ("wall_time_s", "events"), "{:.2f} s / {:,.0f}"),
 )
 
@@ -103,15 +104,19 @@ def write_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
         pq.write_table(table, tmp)
 
 
+def measured_requests(columns: dict[str, np.ndarray], metrics: dict) -> np.ndarray:
+    """Per request: one the metrics count, completed (in the steady-state window, if the run was measured in one)."""
+    done = columns["status"] == "completed"
+    if metrics.get("steady_state"):
+        done &= completed_in(columns["finish_s"], (metrics["warmup_s"], metrics["warmup_s"] + metrics["measured_s"]))
+    return done
+
+
 def write_latency_quantiles(path: Path, columns: dict[str, np.ndarray], metrics: dict) -> None:
     """``latency_quantiles.json``: TTFT, TPOT and end-to-end latency at :data:`LATENCY_PERCENTILES` over the
     completed requests the metrics count (the steady-state window, if any): a study draws its latency
     distributions from these without reading every request table."""
-    done = columns["status"] == "completed"
-    if metrics.get("steady_state"):
-        start_s = metrics["warmup_s"]
-        with np.errstate(invalid="ignore"):
-            done &= (columns["finish_s"] > start_s) & (columns["finish_s"] <= start_s + metrics["measured_s"])
+    done = measured_requests(columns, metrics)
     table: dict[str, list] = {"percentile": list(LATENCY_PERCENTILES)}
     for key in ("ttft_s", "tpot_s", "e2e_s"):
         values = columns[key][done]
@@ -137,15 +142,16 @@ def summary_text(metrics: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def write_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None:
-    """Latency CDFs (TTFT, TPOT, end to end) and the per-request cost distribution, PNG at ``path``."""
+def write_figure(path: Path, columns: dict[str, np.ndarray], title: str, metrics: dict) -> None:
+    """Latency CDFs (TTFT, TPOT, end to end) and the per-request cost distribution of the requests the metrics
+    count (the steady-state window's), PNG at ``path``."""
     with figures.style():
-        _draw_figure(path, columns, title)
+        _draw_figure(path, columns, title, metrics)
 
 
-def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None:
-    done = columns["status"] == "completed"
-    fig, axes = figures.pyplot().subplots(1, 4, figsize=(16, 3.6))
+def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str, metrics: dict) -> None:
+    done = measured_requests(columns, metrics)
+    fig, axes = figures.pyplot().subplots(1, 4, figsize=(16, 3.8))
     panels = (("ttft_s", "TTFT (s)", 1), ("tpot_s", "TPOT (ms)", 1000), ("e2e_s", "end-to-end latency (s)", 1))
     for ax, (key, label, scale) in zip(axes, panels):
         values = np.sort(columns[key][done] * scale)
@@ -160,5 +166,11 @@ def _draw_figure(path: Path, columns: dict[str, np.ndarray], title: str) -> None
         axes[3].hist(cost, bins=50)
     axes[3].set_xlabel("cost per request ($ per Mtok)")
     axes[3].set_ylabel("requests")
-    fig.suptitle(title)
+    if metrics.get("steady_state"):
+        start_s = metrics["warmup_s"]
+        which = (f"the {int(done.sum()):,} of {done.size:,} requests completed in the steady-state window, "
+                 f"{start_s:,.1f} s to {start_s + metrics['measured_s']:,.1f} s (the window of the rates and latencies in metrics.json)")
+    else:
+        which = f"every completed request ({int(done.sum()):,} of {done.size:,}), fill and drain included"
+    fig.suptitle(f"{title}\n{which}")
     figures.save(fig, path.with_suffix(""), formats=(path.suffix.lstrip("."),))

@@ -10,6 +10,7 @@ the same result.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -21,12 +22,13 @@ from sim.clock import FleetEnvironment
 from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds, to_sim_config
 from sim.economics.cost import cost_usd_per_hour, request_costs_usd, validate_cost
 from sim.economics.power import fleet_power
-from sim.measurement import MIN_WINDOW_REQUESTS, confidence_metrics, mser5_warmup_s
+from sim.measurement import MIN_WINDOW_REQUESTS, completed_in, confidence_metrics, mser5_warmup_s
 from sim.metrics import identity, latency_and_tokens
 from sim.progress import Progress
 from sim.network.collectives import Collectives
 from sim.network.fabric import Fabric
 from sim.serving.capacity import estimate_worker_capacity_rps
+from sim.serving.defaults import unused_capacity, with_default_layout
 from sim.serving.engine import Engine
 from sim.serving.flows import WorkerLinks, shared_workers, start_kv_transfer
 from sim.serving.fleet import WorkerMemory, build_perf_model, check_fits, placed_models, validate_layout
@@ -69,6 +71,7 @@ class Deployment:
     capacity_rps: float  # estimated saturated throughput of the fleet, requests/s
     kv_bytes_per_token: float  # disaggregated: KV-cache bytes of one prompt token, moved to a decode worker
     sampled: dict[str, float]  # the uncertain inputs' values of this run (by input name)
+    warnings: tuple[str, ...] = ()  # settings that cost money without failing (sim.serving.defaults)
 
     @property
     def perf(self) -> PerformanceModel:
@@ -85,12 +88,14 @@ class Deployment:
 
 @dataclass
 class Result:
-    """What one run produced: scalar metrics and the per-request table (columns)."""
+    """What one run produced: scalar metrics and the per-request table (columns), and the configuration
+    that ran (calibrated, the default layout filled in)."""
 
     metrics: dict[str, float]
     requests: dict[str, np.ndarray]
     workers: dict[str, np.ndarray]
     breakdown: list[dict] = field(default_factory=list)  # iteration time per part: each worker, the fleet
+    cfg: SimConfig | None = None
 
 
 def build(cfg: SimConfig) -> Deployment:
@@ -106,6 +111,7 @@ def build(cfg: SimConfig) -> Deployment:
     validate_workload(cfg.workload)
     validate_cost(cfg.cost, platform)
     spec = Speculation(cfg.engine.speculative)
+    cfg = with_default_layout(cfg, platform, model, precision, spec)  # worker.tp=0: the documented rule
     if cfg.workload.arrival == "closed_loop" and cfg.fleet.max_queue_per_worker:
         raise ConfigError(
             "fleet.max_queue_per_worker drops open-loop traffic; closed-loop clients never exceed their "
@@ -149,7 +155,11 @@ def build(cfg: SimConfig) -> Deployment:
             pools[0].perf, cfg.engine, mem.kv_capacity_tokens, mem.kv_fixed_tokens, mean_in, mean_out, spec.mean_tokens
         )
     kv_bytes = model.kv_bytes_per_token(precision.kv_dtype)
-    return Deployment(cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, kv_bytes, sampled)
+    serving = pools[-1]
+    unused = unused_capacity(serving.role, serving.layout.tp, platform.name, serving.perf, serving.memory,
+                             spec, cfg, serving.workers) if cfg.perf.kind == "roofline" else None
+    return Deployment(cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, kv_bytes, sampled,
+                      (unused,) if unused else ())
 
 
 _COMPLETED = int(Status.COMPLETED)
@@ -289,29 +299,34 @@ class Simulation:
         self.requests.freeze()
 
     def measurement_window_s(self) -> tuple[tuple[float, float] | None, str]:
-        """Steady state: from the end of the warm-up to the last arrival (None: the whole run), and why
-        the run is measured whole if it could not be measured in steady state (sim/measurement.py)."""
+        """Steady state: from the end of the warm-up to the last arrival (None: the whole run), and what the
+        run should say about its window (why it is measured whole, or that no steady state was found)."""
         wl = self.deployment.cfg.workload
         if not wl.steady_state:
             return None, ""
         finish = np.sort(self.requests.finish_s[np.isfinite(self.requests.finish_s)])
         end_s = self.last_arrival_s
+        whole = "measured over the whole run, fill and drain included; raise workload.num_requests"
         if wl.warmup_requests is None:  # the warm-up where MSER-5 finds the transient over
             tokens = self.requests.input_tokens + self.requests.output_tokens
-            start_s = mser5_warmup_s(self.requests.arrival_s, self.requests.finish_s, tokens, end_s)
-            in_window = int(((finish > start_s) & (finish <= end_s)).sum())
+            dropped = self.requests.status == Status.DROPPED
+            start_s, capped = mser5_warmup_s(self.requests.arrival_s, self.requests.finish_s, tokens, end_s, dropped)
+            in_window = int(completed_in(finish, (start_s, end_s)).sum())
             if in_window < MIN_WINDOW_REQUESTS:
-                return None, (
-                    f"too short for a steady state ({in_window} requests completed between the warm-up and the "
-                    "last arrival): measured over the whole run, fill and drain included; raise workload.num_requests"
-                )
-            return (start_s, end_s), ""
+                return None, f"too short for a steady state ({in_window} requests completed between the warm-up and the last arrival): {whole}"
+            unsettled = (
+                f"no steady state found in the first half of the run (the requests in the fleet or the tokens delivered "
+                f"still drift: a fleet still filling, or an overloaded one that never settles): the warm-up is cut at half "
+                f"the time to the last arrival, {start_s:.3g} s; raise workload.num_requests (or, if overloaded, lower "
+                "workload.load_fraction)"
+            )
+            return (start_s, end_s), unsettled if capped else ""
         start_s = float(finish[wl.warmup_requests - 1]) if 0 < wl.warmup_requests <= finish.size else 0.0
-        if not end_s > start_s:
-            raise ConfigError(
-                f"the steady-state window is empty: the {wl.warmup_requests} warm-up requests completed at "
-                f"{start_s:.3g} s, after the last arrival at {end_s:.3g} s; raise workload.num_requests or lower "
-                "workload.warmup_requests"
+        in_window = int(completed_in(finish, (start_s, end_s)).sum())
+        if not in_window:  # e.g. no request finishes before the last arrival: nothing to measure in steady state
+            return None, (
+                f"no request completed in the steady-state window (between the end of the warm-up, {wl.warmup_requests} requests, at "
+                f"{start_s:.3g} s, and the last arrival at {end_s:.3g} s): {whole} or lower workload.warmup_requests"
             )
         return (start_s, end_s), ""
 
@@ -388,7 +403,9 @@ class Simulation:
                 "cost_usd_per_mtok": cost_h / (throughput * 3600 / 1e6) if throughput > 0 else float("inf"),
                 "cost_usd_per_mtok_p50": float(np.nanpercentile(cost_per_mtok, 50)) if done.any() else float("nan"),
                 "cost_usd_per_mtok_p90": float(np.nanpercentile(cost_per_mtok, 90)) if done.any() else float("nan"),
-                "tok_s_per_mw": throughput / (power.facility_kw / 1000) if power.facility_kw > 0 else float("nan"),
+                # per MW provisioned (the public benchmark's: the platform's all-in kW per GPU) and per MW drawn
+                "tok_s_per_mw_provisioned": throughput / (dep.platform.allin_power_kw_per_gpu * dep.gpus / 1000),
+                "tok_s_per_mw_drawn": throughput / (power.facility_kw / 1000) if power.facility_kw > 0 else float("nan"),
                 "slo_met": bool(metrics["slo_attainment"] >= cfg.workload.slo.min_attainment),
                 "cost_usd_per_slo_met_mtok": (
                     cost_h / (metrics["goodput_tok_s"] * 3600 / 1e6) if metrics["goodput_tok_s"] > 0 else float("inf")
@@ -418,13 +435,17 @@ class Simulation:
             "preemptions": np.array([e.preemptions for e in self.engines]),
             **breakdown.worker_columns(self.engines, self.requests),
         }
-        return Result(metrics, columns, workers, breakdown.breakdown_rows(breakdown.part_seconds(self.engines), busy_s, roles))
+        return Result(metrics, columns, workers, breakdown.breakdown_rows(breakdown.part_seconds(self.engines), busy_s, roles), cfg)
 
 
 def simulate(cfg) -> Result:
-    """Build, check and run one simulation. ``cfg``: a :class:`SimConfig` or a composed Hydra config.
-    A run that completed no request is refused (:func:`refuse_empty_run`): it has no figures to report."""
-    simulation = Simulation(build(to_sim_config(cfg)))
+    """Build, check and run one simulation, logging the deployment's warnings. ``cfg``: a :class:`SimConfig`
+    or a composed Hydra config. A run that completed no request is refused (:func:`refuse_empty_run`): it
+    has no figures to report."""
+    deployment = build(to_sim_config(cfg))
+    for warning in deployment.warnings:
+        logging.getLogger("sim").warning(warning)
+    simulation = Simulation(deployment)
     result = simulation.run()
     refuse_empty_run(result.metrics, simulation.deployment.cfg)
     return result

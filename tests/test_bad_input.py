@@ -10,7 +10,9 @@ Add an entry for every new input; a new kind of input gets a runner in :data:`RU
 from __future__ import annotations
 
 import codecs
+import contextlib
 import dataclasses
+import io
 import hashlib
 import os
 import re
@@ -26,6 +28,8 @@ import sim.fidelity.calibrate
 import sim.fidelity.validate
 import sim.serving.workload
 import sim.simulation
+import sim.study.aggregate
+import sim.study.report
 from sim.bounds import no_limit_fields
 from sim.cli import main as cli_main
 from sim.config import CONFIG_DIR, ConfigError, SimConfig
@@ -39,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "data" / "reference" / "benchmark_cases.csv"
 APP = cli_main.__wrapped__  # the Hydra app the guard checks command lines for
 #: A message says what to do: one of these verbs.
-FIX = re.compile(r"\b(set|use|raise|lower|remove|add|choose|give|save|pass|shorten|write|check|correct|create)\b|must be")
+FIX = re.compile(r"\b(set|use|raise|lower|remove|add|choose|give|save|pass|shorten|write|check|correct|create|rerun|move|rename)\b|must be")
 NAN, INF = "nan", "inf"
 
 
@@ -85,7 +89,7 @@ CATALOGUE = [
     out_of_range("workload.num_requests", "0", "in [1, "), out_of_range("workload.input_tokens", "-5"), out_of_range("workload.warmup_requests", "-1"),
     out_of_range("workload.concurrency", "0", extra=CLOSED), out_of_range("workload.rate_rps", "0", "> 0", extra=RATE),
     out_of_range("workload.load_fraction", "-0.5", "in (0, 100]"), out_of_range("workload.slo.ttft_s", "0", "> 0 s"),
-    out_of_range("workload.lognormal_sigma", "0"), out_of_range("worker.tp", "0", "in [1, 4096]"), out_of_range("worker.ep", "-2"),
+    out_of_range("workload.lognormal_sigma", "0"), out_of_range("worker.tp", "-1", "in [0, 4096]"), out_of_range("worker.ep", "-2"),
     out_of_range("fleet.racks", "-1", "in [1, "), out_of_range("fleet.workers", "-3"), out_of_range("fleet.max_queue_per_worker", "-1"),
     out_of_range("platform.idle_power_fraction", "1.5", "in [0, 1]"), out_of_range("seed", "-1", ">= 0"),
     out_of_range("max_sim_time_s", "0", "> 0 s"), out_of_range("calibration.fallback.alltoall_scaleup_efficiency", "2", "in (0, 1]"),
@@ -104,9 +108,14 @@ CATALOGUE = [
     ("config", ("model=llama3_70b", "model.kv_heads=16", "model.q_heads=8"), ["model.kv_heads=16", "must divide model.q_heads=8"]),
     ("config", ("model=llama3_70b", "model.kv_heads=3"), ["model.kv_heads=3", "must divide"]),
     ("config", ("platform.allow_implausible=[memroy_gb]",), ["allow_implausible", "memroy_gb", "use some of"]),
+    # --- uncertain inputs: a misspelt field added on the command line, a key the calibration has already been read from
+    ("config", ("+uncertainty.inputs.x.key=cost.pue", "+uncertainty.inputs.x.lowe=1.1"), ["uncertainty.inputs.x.lowe", "correct its spelling"]),
+    ("config", ("+uncertainty.inputs.x=3",), ["uncertainty.inputs.x=3 is not an uncertain input", "+uncertainty.inputs.x.key=cost.pue"]),
+    ("config", ("uncertainty=prices", "uncertainty.inputs.demand.key=calibration.fallback.memory_efficiency"),
+     ["calibration.fallback.memory_efficiency", "would change nothing", "use perf.memory_efficiency"]),
     # --- sizes a run could not finish or hold: an estimate of time and memory ------------------------------------------
     ("config", ("fleet.racks=100000000",), ["fleet.racks=100000000", "in [1, 100000]"]),
-    ("config", ("fleet.racks=20000",), ["1,440,000 GPUs", "180,000 workers", "GB of memory", "lower fleet.racks"]),
+    ("config", ("fleet.racks=20000",), ["1,440,000 GPUs", "360,000 workers", "GB of memory", "lower fleet.racks"]),
     ("config", ("fleet.workers=200000",), ["200,000 workers", "100,000 workers at most", "GB of memory"]),
     ("config", ("workload.num_requests=1000000000",), ["workload.num_requests=1000000000", "h and 550.1 GB of memory"]),
     ("small_machine", ("workload.num_requests=20000000",), ["workload.num_requests=20,000,000", "8 GB of memory", "min and 11.2 GB"]),
@@ -133,6 +142,20 @@ CATALOGUE = [
     ("cli", ["hydra.job.env_copy=[SECRET]"], ["hydra.job.env_copy", "remove it"]),
     ("cli", ["--config-dir", "{conf}", "hydra/job_logging=factory"], ["hydra.job_logging.handlers.x.()", "remove it"]),
     ("cli", ["workload.name=${oc.decode:'1'}"], ["oc.decode", "write the value itself"]),
+    # ... also in the config files a sweep's values select (Hydra composes each job's configuration only when it starts)
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=plain,log_factory"], ["hydra.job_logging.handlers.x.()=shutil.copyfile", "remove it"]),
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=plain,secret"], ["workload.name=${oc.env:SECRET}", "oc.env"]),
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=group_sweep"], ["uncertainty.name=${oc.env:SECRET}", "oc.env"]),
+    # ... logging that writes a file, environment variables, shell commands, a pickle
+    ("cli", ["--config-dir", "{conf}", "+experiment=log_file"], ["hydra.job_logging is not a logging config Hydra ships", "hydra/job_logging=default"]),
+    ("cli", ["+hydra.job_logging.handlers.x.class=logging.FileHandler", "+hydra.job_logging.handlers.x.filename={tmp}/overwritten"],
+     ["hydra.job_logging.handlers.x.class", "files to write", "hydra/job_logging=default"]),
+    ("cli", ["+hydra.hydra_logging.root.level=DEBUG"], ["hydra.hydra_logging.root.level", "remove it"]),
+    ("cli", ["hydra.job.env_set.LD_PRELOAD=/tmp/x.so"], ["hydra.job.env_set.LD_PRELOAD", "environment to set", "remove it"]),
+    ("cli", ["--config-dir", "{conf}", "+experiment=env_set"], ["hydra.job.env_set sets environment variables", "remove it"]),
+    ("cli", ["-m", "+hydra.launcher.setup=[touch {tmp}/pwned]", "seed=1,2"], ["hydra.launcher.setup", "remove it"]),
+    ("cli", ["--config-dir", "{conf}", "-m", "+experiment=newline", "seed=1,2"], ["hydra.launcher.prefer", "line break", "remove the line break"]),
+    ("cli", ["--experimental-rerun", "{file}"], ["--experimental-rerun", "pickled file can run any code", "rerun the command"]),
     # --- the command line: typos, extra keys, unknown options, bad flags, unusable output folders ---------------------
     ("cli", ["fleet.rackz=2"], ["fleet.rackz", "+fleet.rackz=2", "Key 'rackz' not in 'FleetConfig'"]),
     ("cli", ["+fleet.extra=1"], ["fleet.extra", "remove it or correct its spelling"]),
@@ -147,6 +170,11 @@ CATALOGUE = [
     ("cli", ["hydra.run.dir={file}/out"], ["hydra.run.dir", "is a file, not a folder"]),
     ("cli", ["hydra.run.dir={ro}/out"], ["hydra.run.dir", "cannot write in"]),
     ("cli", ["-m", "hydra.sweep.dir={file}/sweep"], ["hydra.sweep.dir", "is a file, not a folder"]),
+    ("cli", ["hydra.run.dir="], ["hydra.run.dir= is empty", "the current folder", "give a folder"]),
+    ("cli", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "seed=1,2"], ["hydra.launcher.n_jobs=0", "set hydra.launcher.n_jobs=2"]),
+    ("cli", ["-m", "hydra.sweeper.params={seed: '1,2'}"], ["hydra.sweeper.params cannot be set on the command line", "-m seed=1,2"]),
+    ("cli", ["platform=h200", "precision=fp4"], ["h200 has no FP4 tensor cores", "choose precision=fp8"]),
+    ("cli", ["worker.tp=3"], ["worker.tp=3", "divide"]),
     # --- cases files: empty, header only, binary, not UTF-8, duplicate ids, missing columns ---------------------------
     ("cases", b"", ["is empty"]), ("cases", b"  \n\n", ["is empty"]), ("cases", "header", ["has a header but no cases"]),
     ("cases", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ["is binary"]), ("cases", "utf16", ["UTF-16", "save it as UTF-8"]),
@@ -157,7 +185,7 @@ CATALOGUE = [
     ("case_row", {"concurrency": "1000000000"}, ["concurrency", "beyond what a run holds", "in [1, 1e+07]"]),
     ("case_row", {"isl": "1e12"}, ["isl", "1e12 is beyond what a run holds"]),
     ("case_row", {"osl": "20000000"}, ["osl", "beyond what a run holds"]),
-    ("case_row", {"decode_tp": "100000"}, ["decode_tp", "in [1, 4096]"]),
+    ("case_row", {"decode_tp": "100000"}, ["decode_tp", "in [0, 4096]"]),
     ("case_row", {"tput_per_gpu": "nan"}, ["tput_per_gpu", "must be a positive number"]),
     # --- commands: calibration overwrite and path escape, unknown calibration, output paths, bad arguments ------------
     ("calibrate", ["--name", "default"], ["conf/calibration/default.yaml exists", "every run uses it", "--replace"]),
@@ -177,6 +205,13 @@ CATALOGUE = [
     ("bench", ["--scale", "0"], ["--scale", "0 is not allowed"]), ("bench", ["--scale", "nan"], ["--scale", "nan is not allowed"]),
     ("bench", ["--scale", "1e9"], ["--scale", "at most 100"]), ("bench", ["--scale", "fast"], ["'fast' is not a number"]),
     ("bench", ["--scenario", "nope"], ["--scenario", "invalid choice: 'nope'"]), ("bench", ["--json", "{ro}/b.json"], ["--json", "cannot write in"]),
+    # --- a study's commands: aggregation and report figures (one line, status 2)
+    ("aggregate", ["{tmp}/in/sweep"], ["summary.csv is a folder", "move or rename that folder"]),
+    ("aggregate", ["{tmp}/in/nowhere"], ["is not a folder", "give the sweep's folder"]),
+    ("aggregate", ["--frobnicate", "{tmp}/in/sweep"], ["unrecognized arguments: --frobnicate", "check the command"]),
+    ("report", ["{tmp}/in/sweep", "--out", "{file}"], ["--out", "is a file, not a folder", "choose another --out"]),
+    ("report", ["{file}"], ["a_file is not a sweep's table", "give the sweep's folder"]),
+    ("report", ["{tmp}/in/not_a_table.csv"], ["not_a_table.csv is not a sweep's table", "no job and status columns", "give the"]),
     # --- a handful through real processes: exit status 2, one line on stderr, no traceback, nothing run or written -----
     ("process", ["sim", "--config-dir", "{conf}", "+experiment=callback", "hydra.run.dir={tmp}/run"], ["hydra.callbacks.steal"]),
     ("process", ["sim", "+hydra.callbacks.x._target_=shutil.copyfile", "+hydra.callbacks.x.src={conf}/secret.txt",
@@ -184,9 +219,14 @@ CATALOGUE = [
     ("process", ["sim", "workload.name=${oc.env:SECRET}", "hydra.run.dir={tmp}/run"], ["oc.env"]),
     ("process", ["sim", "+fleet.extra=1", "hydra.run.dir={tmp}/run"], ["fleet.extra"]),
     ("process", ["sim", "cost.pue=nan", "hydra.run.dir={tmp}/run"], ["cost.pue=nan"]),
+    ("process", ["sim", "platform=h200", "precision=fp4", "hydra.run.dir={tmp}/run"], ["no FP4 tensor cores"]),
+    ("process", ["sim", "--config-dir", "{conf}", "-m", "+experiment=plain,log_factory", "hydra.sweep.dir={tmp}/run"],
+     ["hydra.job_logging.handlers.x.()"]),
     ("process", ["sim.validate", "{tmp}/in/utf16.csv"], ["UTF-16"]),
     ("process", ["sim.calibrate", str(CASES), "--name", "default"], ["--replace"]),
     ("process", ["sim.bench", "--scale", "-1"], ["--scale"]),
+    ("process", ["sim.aggregate", "{tmp}/in/sweep"], ["summary.csv is a folder"]),
+    ("process", ["sim.report", "{tmp}/in/sweep", "--out", "{file}"], ["is a file, not a folder"]),
 ]
 
 
@@ -199,6 +239,15 @@ def user_conf(folder: Path) -> Path:
         "experiment/secret.yaml": "workload:\n  name: ${{oc.env:SECRET}}\n",
         "experiment/sweep_secret.yaml": "hydra:\n  sweeper:\n    params:\n      workload.name: ${{oc.env:SECRET}},chat\n",
         "hydra/job_logging/factory.yaml": "version: 1\nhandlers:\n  x:\n    (): shutil.copyfile\n    src: {secret}\n    dst: {stolen}\n",
+        "experiment/plain.yaml": "workload:\n  num_requests: 60\n",
+        "experiment/log_factory.yaml": "hydra:\n  job_logging:\n    version: 1\n    handlers:\n      x:\n        (): shutil.copyfile\n"
+                                       "        src: {secret}\n        dst: {stolen}\n    root:\n      handlers: [x]\n",
+        "experiment/log_file.yaml": "hydra:\n  job_logging:\n    version: 1\n    handlers:\n      x:\n        class: logging.FileHandler\n"
+                                    "        filename: {stolen}\n        mode: w\n",
+        "uncertainty/leak.yaml": "name: ${{oc.env:SECRET}}\n",
+        "experiment/group_sweep.yaml": "hydra:\n  sweeper:\n    params:\n      uncertainty: none,leak\n",
+        "experiment/env_set.yaml": "hydra:\n  job:\n    env_set:\n      LD_PRELOAD: /tmp/x.so\n",
+        "experiment/newline.yaml": "defaults:\n  - override /hydra/launcher: joblib\nhydra:\n  launcher:\n    prefer: \"processes\\ntouch {stolen}\"\n",
     }.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,10 +359,33 @@ def run_command(main):
     return run
 
 
+def study_inputs(tmp_path: Path) -> None:
+    """A sweep folder whose summary.csv is a folder, and a CSV that is not a sweep's table."""
+    job = tmp_path / "in" / "sweep" / "0"
+    job.mkdir(parents=True)
+    (job / "status.json").write_text('{"status": "failed", "error": "refused", "overrides": ["seed=1"]}')
+    (tmp_path / "in" / "sweep" / "summary.csv").mkdir()
+    (tmp_path / "in" / "not_a_table.csv").write_text("a,b\n1,2\n")
+
+
+def run_study_command(main):
+    def run(argv, tmp_path, monkeypatch) -> str:
+        study_inputs(tmp_path)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main(argv) == 2
+        lines = err.getvalue().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), lines
+        return lines[0]
+
+    return run
+
+
 def run_process(argv, tmp_path, monkeypatch) -> str:
     env = dict(os.environ, SECRET="hunter2")
     env.pop("SIM_DEBUG", None)
     (tmp_path / "in" / "utf16.csv").write_bytes(codecs.BOM_UTF16_LE + CASES.read_text().encode("utf-16-le"))
+    study_inputs(tmp_path)
     out = subprocess.run([sys.executable, "-m", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
@@ -324,13 +396,16 @@ def run_process(argv, tmp_path, monkeypatch) -> str:
 RUNNERS = {
     "config": run_config, "small_machine": run_small_machine, "empty_run": run_empty, "cli": run_cli, "cases": run_cases,
     "case_row": run_case_row, "calibrate": run_command(sim.fidelity.calibrate.main), "validate": run_command(sim.fidelity.validate.main),
-    "bench": run_command(sim.bench.main), "process": run_process,
+    "bench": run_command(sim.bench.main), "aggregate": run_study_command(sim.study.aggregate.main),
+    "report": run_study_command(sim.study.report.main), "process": run_process,
 }
 
 
 def fill(value, places: dict):
     if isinstance(value, str):
-        return value.format(**places) if "{" in value and "${" not in value else value
+        for name, place in places.items():
+            value = value.replace(f"{{{name}}}", str(place))
+        return value
     if isinstance(value, (list, tuple)):
         return type(value)(fill(v, places) for v in value)
     return value

@@ -23,6 +23,8 @@ APP = cli_main.__wrapped__
         [], ["platform=h200", "precision=fp8", "fleet.racks=2"], ["-m", "fleet.racks=1,2", "precision=fp8,fp4"],
         ["-m", "+experiment=h200_vs_gb200"], ["-m", "hydra/launcher=joblib", "fleet.racks=1,2"], ["workload=benchmark"],
         ["hydra.run.dir=outputs/${now:%Y}/x"], ["--cfg", "job"], ["--help"], ["workload.name=plain text: with a colon"],
+        ["hydra/job_logging=disabled"], ["hydra/job_logging=stdout", "hydra/hydra_logging=none"], ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=-1", "seed=1,2"],
+        ["-m", "+experiment=study_example"],
     ],
 )
 def test_the_shipped_configurations_and_ordinary_command_lines_pass(argv, tmp_path, monkeypatch):
@@ -63,3 +65,37 @@ def test_a_refused_attack_runs_nothing_through_the_real_command(tmp_path):
     assert out.returncode == 2 and "Traceback" in out.stderr and out.stderr.strip().splitlines()[-1].startswith("error: hydra.callbacks.steal")
     assert not (tmp_path / "stolen.txt").exists() and not (tmp_path / "run").exists()
     assert Path(tmp_path / "secret.txt").read_text() == "secret\n"
+
+
+def test_a_sweep_is_checked_once_per_combination_of_the_config_files_its_values_select(tmp_path, monkeypatch):
+    """Hydra composes a sweep's jobs only when they start: the guard composes each combination of config-group
+    values (platform x precision here; fleet.racks loads no file, so it does not multiply them) before any runs."""
+    from sim.guard import compose
+
+    monkeypatch.chdir(tmp_path)
+    composed = compose(["-m", "platform=h200,b200", "precision=fp8,fp4", "fleet.racks=1,2"], APP)
+    assert composed.multirun and len(composed.variants) == 4
+    assert sorted((v.platform.name, v.precision.name) for v in composed.variants) == [
+        ("b200", "fp4"), ("b200", "fp8"), ("h200", "fp4"), ("h200", "fp8")]
+    study = compose(["-m", "+experiment=study_example"], APP)  # its sweep in hydra.sweeper.params: 3 platforms x 2 precisions
+    assert len(study.variants) == 6
+    assert compose(["-m", "seed=1,2,3"], APP).variants == []  # no config file selected: the values are checked as text
+
+
+def test_each_job_checks_its_own_configuration_before_writing_anything(tmp_path):
+    """The second line: the Hydra app run without the command line's guard still refuses, in the job, a configuration
+    that reads the environment (the job says failed, no resolved configuration or metrics hold the variable)."""
+    conf = tmp_path / "conf" / "experiment"
+    conf.mkdir(parents=True)
+    (conf / "plain.yaml").write_text("# @package _global_\nworkload:\n  num_requests: 60\n")
+    (conf / "secret.yaml").write_text("# @package _global_\nworkload:\n  num_requests: 60\n  name: ${oc.env:SECRET}\n")
+    argv = ["sim", "--config-dir", str(tmp_path / "conf"), "-m", "+experiment=plain,secret", "output.figure=false",
+            "output.print_summary=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    code = f"import sys; sys.argv = {argv!r}; from sim.cli import hydra_main; hydra_main.__wrapped__()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, SECRET="hunter2"),
+                         timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert "hunter2" not in out.stdout + out.stderr
+    plain, secret = tmp_path / "sweep" / "0", tmp_path / "sweep" / "1"
+    assert (plain / "metrics.json").exists() and not (secret / "config_resolved.yaml").exists()
+    assert "oc.env" in (secret / "status.json").read_text() and '"failed"' in (secret / "status.json").read_text()
+    assert not any("hunter2" in p.read_text(errors="replace") for p in (tmp_path / "sweep").rglob("*") if p.is_file())

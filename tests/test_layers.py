@@ -48,7 +48,7 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
     "study": (5, ("sim.study",)),
     "planning": (6, ("sim.planning",)),
     "commands": (7, ("sim", "sim.__main__", "sim.bench", "sim.validate", "sim.calibrate", "sim.sweep", "sim.aggregate",
-                     "sim.report")),
+                     "sim.report", "sim.frontier", "sim.plan", "sim.waterfall")),
 }
 
 

@@ -111,6 +111,7 @@ def validate_worker(model: ModelArch, worker: WorkerConfig, key: str = "worker")
         raise ConfigError(
             f"{key}.tp={worker.tp} must divide the {model.cfg.q_heads} attention heads of {model.name}"
             + ("" if model.is_mla else f" and divide, or be a multiple of, its {model.cfg.kv_heads} KV heads")
+            + f"; choose {key}.tp=" + "|".join(str(t) for t in (1, 2, 4, 8, 16) if heads_split_evenly(model, t))
         )
 
 

@@ -3,30 +3,31 @@ table, with the figures per configuration and what drives the cost (:mod:`sim.st
 
 Prints one line per job and a closing count; a job folder with a missing, empty or corrupt file is
 reported and skipped, the rest aggregated. Exit status: 0 when the table was written, 2 when there is
-nothing to aggregate (no such folder, no job folders).
+nothing to aggregate (no such folder, no job folders) or a table cannot be written (one line saying why).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from sim.study.results import StudyError, aggregate
+from sim.errors import CommandParser, run_command
+from sim.study.results import aggregate
 
 SHOWN = ("tput_per_gpu_tok_s", "tpot_s_p50", "ttft_s_p99", "cost_usd_per_mtok", "cost_usd_per_slo_met_mtok")
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m sim.aggregate") -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    """The command: a refusal or a failure is one line on stderr (:func:`sim.errors.run_command`)."""
+    return run_command(lambda args: _main(args, prog), argv)
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
+    parser = CommandParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun folder (hydra.sweep.dir)")
     parser.add_argument("--quiet", action="store_true", help="print only the closing count")
     args = parser.parse_args(argv)
-    try:
-        tables = aggregate(args.sweep_dir)
-    except StudyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    tables = aggregate(args.sweep_dir)
     df = tables["summary"]
     if not args.quiet:
         for row in df.to_dict("records"):

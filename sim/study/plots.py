@@ -12,7 +12,11 @@ import math
 
 import numpy as np
 
-from sim.figures import PALETTE
+from sim.figures import MORE_COLOURS, PALETTE
+
+#: Ten colours told apart (black is kept for reference lines), and marker shapes for scatter plots.
+SERIES_COLOURS = (*PALETTE[:-1], *MORE_COLOURS)
+MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 #: How configuration keys read in a label.
 PRETTY = {"fp4": "FP4", "fp8": "FP8", "bf16": "BF16", "mxfp4": "MXFP4"}
@@ -76,7 +80,23 @@ def nearby_labels(x: np.ndarray, y: np.ndarray, names: list[str], within: float 
 
 
 def colour(i: int) -> str:
-    return PALETTE[i % (len(PALETTE) - 1)]  # black is kept for reference lines
+    """Series ``i``'s colour: ten distinct ones, then again (with another line style, :func:`line_style`)."""
+    return SERIES_COLOURS[i % len(SERIES_COLOURS)]
+
+
+def marker(i: int) -> str:
+    return MARKERS[i % len(MARKERS)]
+
+
+def merged_label(names: list[str]) -> str:
+    """The labels of points drawn at one place as one label: each `` · ``-separated part listing its values, e.g.
+    ``B200 / GB200 NVL72 · FP4 · 1 rack / 2 racks`` when the points are every combination of those; else one per line."""
+    parts = [name.split(" · ") for name in names]
+    if len(names) > 1 and len({len(p) for p in parts}) == 1:
+        values = [list(dict.fromkeys(column)) for column in zip(*parts)]
+        if math.prod(len(v) for v in values) == len(set(names)):
+            return " · ".join(" / ".join(v) for v in values)
+    return "\n".join(names)
 
 
 def box_with_interval(ax, position: float, values: np.ndarray, mean: float, low: float, high: float, colour_: str) -> None:
@@ -97,8 +117,8 @@ def box_with_interval(ax, position: float, values: np.ndarray, mean: float, low:
 
 
 def line_style(i: int) -> str:
-    """Solid for the first colours of the palette, then dashed, then dotted: tells apart more series than colours."""
-    return ("-", "--", ":")[(i // (len(PALETTE) - 1)) % 3]
+    """Solid for the first ten series, then dashed, then dotted: tells apart more series than colours."""
+    return ("-", "--", ":")[(i // len(SERIES_COLOURS)) % 3]
 
 
 def cdf_from_quantiles(ax, percentiles: np.ndarray, values: np.ndarray, label: str, i: int, scale: float = 1.0) -> None:
@@ -108,8 +128,8 @@ def cdf_from_quantiles(ax, percentiles: np.ndarray, values: np.ndarray, label: s
 
 
 def tornado(ax, names: list[str], low: np.ndarray, high: np.ndarray, base: float, shares: np.ndarray) -> None:
-    """Horizontal bars from the output's mean where each input is low to where it is high, around
-    ``base``, largest swing on top, each labelled with its share of the variance."""
+    """Horizontal bars from ``base`` (the output with every input at its median) to the output with each input
+    at its lower (``low``) and upper (``high``) quartile, largest swing on top, each labelled with its share."""
     swing = np.abs(np.asarray(high) - np.asarray(low))
     order = np.argsort(swing, kind="stable")
     for row, i in enumerate(order):

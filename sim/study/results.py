@@ -15,23 +15,27 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.files import atomic_path, atomic_write_text
-from sim.job import METRICS_FILE, STATUS_FILE, job_folders, read_json
+from sim.errors import InputError
+from sim.files import atomic_path, atomic_write_text, check_output_dir
+from sim.job import METRICS_FILE, STATUS_FILE, job_folders, job_overrides, read_json, sweep_jobs
 from sim.metrics import IDENTITY_KEYS, REQUIRED_KEYS
 from sim.progress import Progress
 
 #: The files aggregation writes into the sweep folder.
 SUMMARY = "summary"  # summary.csv and summary.parquet: one row per job
 LATENCY = "latency.parquet"  # long table: job, metric, percentile, value_s
+PROBLEMS = "problems.txt"  # the job folders reported, one line each
 #: Metrics that change from run to run of the same job (left out of the table).
 VOLATILE = ("wall_time_s",)
 #: Override keys that pick a replication of a configuration, not a configuration.
 REPLICATION_KEYS = ("seed", "uncertainty.sample")
+#: The column naming a job's configuration: its overrides less the replication keys.
+CONFIGURATION = "configuration"
 #: What a row's status may be.
 ROW_STATUSES = ("ok", "failed", "interrupted", "incomplete", "unreadable")
 
 
-class StudyError(ValueError):
+class StudyError(InputError):
     """A sweep that cannot be aggregated or reported, with what to do."""
 
 
@@ -50,23 +54,17 @@ def typed(value: str):
     return value.strip().strip("'\"")
 
 
-def _overrides(job: Path, status: dict | None) -> list[str]:
-    if status and isinstance(status.get("overrides"), list):
-        return [str(item) for item in status["overrides"]]
-    try:  # a job that never wrote its status: Hydra's own record of its overrides
-        import yaml
-
-        loaded = yaml.load((job / ".hydra" / "overrides.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return [str(item) for item in loaded or []]
-    except Exception:
-        return []
+def configuration(overrides: list[str]) -> str:
+    """The configuration a job's overrides describe: them less the replication keys, sorted, on one line."""
+    return " ".join(sorted(o for o in overrides if o.partition("=")[0].lstrip("+~") not in REPLICATION_KEYS))
 
 
-def job_row(job: Path) -> tuple[dict, dict | None, str]:
-    """One job's row, its latency quantiles (if any), and a problem to report ("" if none)."""
+def job_row(job: Path, status: dict | None, why: str, overrides: list[str]) -> tuple[dict, dict | None, str]:
+    """One job's row, its latency quantiles (if any), and a problem to report ("" if none), from its folder,
+    its status (None: unreadable, and ``why``) and its overrides."""
     row: dict = {"job": job.name}
-    status, why = read_json(job / STATUS_FILE)
-    for item in _overrides(job, status):
+    row[CONFIGURATION] = configuration(overrides)
+    for item in overrides:
         key, _, value = item.partition("=")
         row[key.lstrip("+~")] = typed(value)
     problem = ""
@@ -87,9 +85,11 @@ def job_row(job: Path) -> tuple[dict, dict | None, str]:
     if state == "ok":
         metrics, why = read_json(job / METRICS_FILE)
         missing = [k for k in REQUIRED_KEYS if k not in metrics] if metrics else []
-        if metrics is None or missing:
+        not_numbers = [k for k in REQUIRED_KEYS if metrics and k in metrics and not _number(metrics[k])]
+        if metrics is None or missing or not_numbers:
             state = "unreadable"
-            error = why or f"{METRICS_FILE} lacks {', '.join(missing[:3])}"
+            error = why or (f"{METRICS_FILE} lacks {', '.join(missing[:3])}" if missing else
+                            f"{METRICS_FILE} holds {not_numbers[0]}={metrics[not_numbers[0]]!r}, not a number")
             problem = f"job {job.name}: says ok but {error}"
         else:
             row.update({k: v for k, v in metrics.items() if k not in VOLATILE})
@@ -98,8 +98,25 @@ def job_row(job: Path) -> tuple[dict, dict | None, str]:
     return row, latency, problem
 
 
+def _number(value) -> bool:
+    """A metric's value as ``metrics.json`` writes it: a number, or null for a non-finite one."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def expected_jobs(sweep_dir: Path) -> set[tuple[str, ...]] | None:
+    """The overrides of the jobs of the sweep last run in ``sweep_dir`` (its ``multirun.yaml``), None if unknown."""
+    try:
+        from omegaconf import OmegaConf
+
+        return sweep_jobs(OmegaConf.load(sweep_dir / "multirun.yaml"))
+    except Exception:  # no multirun.yaml (folders copied by hand), or one that cannot be read: every folder counts
+        return None
+
+
 def collect(sweep_dir: Path, progress: bool = True) -> tuple[list[dict], dict[str, dict], list[str]]:
-    """Every job folder of ``sweep_dir``: the rows, the latency quantiles by job, the problems found."""
+    """Every job folder of the sweep last run in ``sweep_dir``: the rows, the latency quantiles by job, the
+    problems found. A folder whose overrides are not among that sweep's (``multirun.yaml``), left by an
+    earlier sweep in the same folder, is reported and left out."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise StudyError(f"{sweep_dir} is not a folder: give the sweep's folder (hydra.sweep.dir of the multirun)")
@@ -109,10 +126,17 @@ def collect(sweep_dir: Path, progress: bool = True) -> tuple[list[dict], dict[st
             f"{sweep_dir} holds no job folders (numbered folders with status.json or .hydra/): give the folder "
             "of a multirun (python -m sim -m ... hydra.sweep.dir=DIR)"
         )
+    expected = expected_jobs(sweep_dir)
     rows, latency, problems = [], {}, []
     with Progress("aggregating", total=len(jobs), unit="jobs", enabled=progress) as bar:
         for i, job in enumerate(jobs):
-            row, quantiles, problem = job_row(job)
+            status, why = read_json(job / STATUS_FILE)
+            overrides = job_overrides(job, status)
+            if expected is not None and tuple(sorted(overrides)) not in expected:
+                problems.append(f"job {job.name}: its overrides ({' '.join(overrides) or 'none'}) are not among those of the "
+                                "sweep in multirun.yaml (a folder of an earlier sweep in the same folder?): left out")
+                continue
+            row, quantiles, problem = job_row(job, status, why, overrides)
             rows.append(row)
             if quantiles:
                 latency[job.name] = quantiles
@@ -128,13 +152,16 @@ def frame(rows: list[dict]):
     was simulated, then the metrics (alphabetical); each column of one type."""
     import pandas as pd
 
-    first = ["job", "status", "error"]
+    first = ["job", "status", "error", *([CONFIGURATION] if any(CONFIGURATION in r for r in rows) else [])]
     overrides = sorted({k for r in rows for k in r if "." in k or k in REPLICATION_KEYS} - set(first))
     identity = [k for k in IDENTITY_KEYS if any(k in r for r in rows) and k not in overrides]
     rest = sorted({k for r in rows for k in r} - set(first) - set(overrides) - set(identity))
     df = pd.DataFrame(rows, columns=first + overrides + identity + rest)
     for column in df.columns:
-        if df[column].dtype == object:
+        present = [r[column] for r in rows if r.get(column) is not None]
+        if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) and df[column].dtype.kind != "i":
+            df[column] = df[column].astype("Int64")  # whole numbers stay whole where some jobs lack them (1, not 1.0)
+        elif df[column].dtype == object:
             values = [v for v in df[column] if v is not None and not (isinstance(v, float) and math.isnan(v))]
             if values and all(isinstance(v, bool) for v in values):
                 continue
@@ -184,6 +211,11 @@ def aggregate(sweep_dir: Path, progress: bool = True) -> dict:
     from sim.study.confidence import by_configuration, sensitivity
 
     sweep_dir = Path(sweep_dir)
+    for name in (f"{SUMMARY}.csv", f"{SUMMARY}.parquet", "configurations.csv", "sensitivity.csv", LATENCY, PROBLEMS):
+        if (sweep_dir / name).is_dir():
+            raise StudyError(f"{sweep_dir / name} is a folder, where aggregation writes a table; move or rename that folder")
+    if sweep_dir.is_dir():
+        check_output_dir(sweep_dir, "the sweep's folder")
     rows, latency, problems = collect(sweep_dir, progress)
     df = frame(rows)
     configs = by_configuration(df)
@@ -193,7 +225,7 @@ def aggregate(sweep_dir: Path, progress: bool = True) -> dict:
     write_frame(configs, sweep_dir / "configurations", ("csv",))
     write_frame(sens, sweep_dir / "sensitivity", ("csv",))
     write_frame(lat, sweep_dir / LATENCY.removesuffix(".parquet"), ("parquet",))
-    atomic_write_text(sweep_dir / "problems.txt", "".join(f"{p}\n" for p in problems))
+    atomic_write_text(sweep_dir / PROBLEMS, "".join(f"{p}\n" for p in problems))
     return {"summary": df, "configurations": configs, "sensitivity": sens, "latency": lat, "problems": problems}
 
 
@@ -204,18 +236,33 @@ def load(path: str | Path):
 
     path = Path(path)
     if path.is_file():
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        return _table(path)
     if not path.is_dir():
         raise StudyError(f"{path} is not a folder: give the sweep's folder (hydra.sweep.dir of the multirun)")
     if path.is_dir() and job_folders(path):
         return frame(collect(path, progress=False)[0])
     stored = path / f"{SUMMARY}.parquet"
     if stored.is_file():
-        return pd.read_parquet(stored)
+        return _table(stored)
     raise StudyError(
         f"{path} holds neither job folders nor {SUMMARY}.parquet: give a sweep's folder "
         "(python -m sim -m ... hydra.sweep.dir=DIR) or an aggregated table"
     )
+
+
+def _table(path: Path):
+    """A sweep's aggregated table read from ``path`` (Parquet or CSV), or a :class:`StudyError` saying what it is instead."""
+    import pandas as pd
+
+    if path.suffix not in (".parquet", ".csv"):
+        raise StudyError(f"{path} is not a sweep's table: give the sweep's folder or its {SUMMARY}.parquet (or .csv)")
+    try:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as err:  # noqa: BLE001 - whatever the reader says, the file is not a table it can read
+        raise StudyError(f"{path} cannot be read as a table ({type(err).__name__}); give the {SUMMARY}.parquet python -m sim.aggregate wrote") from None
+    if not {"job", "status"} <= set(df.columns):
+        raise StudyError(f"{path} is not a sweep's table (no job and status columns); give the {SUMMARY}.parquet python -m sim.aggregate wrote")
+    return df
 
 
 def load_latency(path: str | Path):

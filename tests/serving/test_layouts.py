@@ -99,6 +99,7 @@ def test_mtp_raises_interactivity_and_costs_verification_compute():
     plain = Simulation(build(make_config(*base))).run().metrics
     mtp = Simulation(build(make_config(*base, "engine.speculative.method=mtp", "engine.speculative.acceptance_rate=0.8"))).run().metrics
     assert mtp["interactivity_tok_s_user"] > 1.5 * plain["interactivity_tok_s_user"]
+    assert mtp["interactivity_p50_tok_s_user"] > 1.5 * plain["interactivity_p50_tok_s_user"]
     assert mtp["output_tokens"] == plain["output_tokens"]  # the same requests, all delivered
     cfg, platform, model, precision = parts(*DSR1_B200)
     spec = Speculation(SpeculativeConfig(method="mtp", draft_tokens=3, acceptance_rate=0.8))

@@ -15,7 +15,8 @@ from tests.conftest import make_config
 
 def roofline(*overrides):
     """The roofline at the physics defaults (these tests check its structure, not the fitted factors)."""
-    cfg = calibrated(make_config("calibration=uncalibrated", *overrides))
+    pinned = () if any(o.startswith("worker.tp=") for o in overrides) else ("worker.tp=8",)
+    cfg = calibrated(make_config("calibration=uncalibrated", *pinned, *overrides))
     platform = Platform.from_config(cfg.platform)
     model = ModelArch(cfg.model)
     precision = Precision.from_config(cfg.precision)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -45,6 +44,19 @@ def test_a_job_of_another_configuration_in_the_same_folder_runs_again(tmp_path):
     done = run_sim("-m", *TINY, "seed=2", f"hydra.sweep.dir={tmp_path}")
     assert "already ok" not in done.stdout + done.stderr
     assert json.loads((tmp_path / "0" / "metrics.json").read_text())["seed"] == 2 != first["seed"]
+
+
+def test_folders_an_earlier_sweep_left_change_neither_the_exit_status_nor_the_table(tmp_path):
+    """Three refused jobs (FP4 on H200), then a one-job sweep in the same folder: it exits 0, and the table holds
+    its one job, the two folders left by the first sweep reported and left out."""
+    first = run_sim("-m", *TINY, "precision=fp4", "seed=1,2,3", f"hydra.sweep.dir={tmp_path}", check=False)
+    assert first.returncode == 1
+    second = run_sim("-m", *TINY, "seed=1", f"hydra.sweep.dir={tmp_path}", check=False)
+    assert second.returncode == 0, second.stderr
+    assert "sweep " in second.stderr + second.stdout and "1 ok" in second.stderr + second.stdout
+    tables = aggregate(tmp_path, progress=False)
+    assert tables["summary"]["job"].tolist() == ["0"] and tables["summary"]["status"].tolist() == ["ok"]
+    assert [p.split(":")[0] for p in tables["problems"]] == ["job 1", "job 2"] and "earlier sweep" in tables["problems"][0]
 
 
 def test_sigterm_marks_the_job_interrupted_and_leaves_no_partial_file(tmp_path):

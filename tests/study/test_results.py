@@ -54,10 +54,13 @@ def test_aggregating_twice_gives_the_same_bytes(sweep):
         (lambda job: (job / "metrics.json").write_text('{"requests_completed": 1'), "unreadable", "metrics.json is corrupt"),
         (lambda job: (job / "metrics.json").unlink(), "unreadable", "metrics.json is missing"),
         (lambda job: (job / "metrics.json").write_text('{"requests_completed": 1}'), "unreadable", "metrics.json lacks"),
+        (lambda job: (job / "metrics.json").write_text((job / "metrics.json").read_text().replace('"cost_usd_per_mtok": ', '"cost_usd_per_mtok": "cheap", "x": ')),
+         "unreadable", "metrics.json holds cost_usd_per_mtok='cheap', not a number"),
         (lambda job: (job / "status.json").write_text("{\n"), "unreadable", "status.json is corrupt"),
         (lambda job: (job / "status.json").write_bytes(b"\xff\xfe\x00"), "unreadable", "status.json cannot be read"),
         (lambda job: (job / "status.json").unlink(), "incomplete", "no status"),
-        (lambda job: (job / "status.json").write_text('{"status": "running", "overrides": ["seed=2"]}'), "incomplete", "still running"),
+        (lambda job: (job / "status.json").write_text(json.dumps({**json.loads((job / "status.json").read_text()), "status": "running"})),
+         "incomplete", "still running"),
     ],
 )
 def test_a_damaged_job_is_reported_and_the_rest_aggregated(sweep, tmp_path, damage, status, error):
