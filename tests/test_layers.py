@@ -12,8 +12,9 @@ rank  unit                                                        holds
 1     ``sim.spec``                                                platforms, models, precisions
 2     ``sim.network``, ``sim.economics``                          links and collectives; power and money
 3     ``sim.serving``                                             workload, engines, router, fleet, perf model
-4     simulation: ``sim.simulation``, ``metrics``, ``outputs``,   one run, its summary and files, the figure
-      ``figures``, ``cli``, ``guard``, ``breakdown``              style, the CLI and its guard, where the time went
+4     simulation: ``sim.simulation``, ``deployment``,             one run and the fleet it builds, its summary and
+      ``metrics``, ``outputs``, ``figures``, ``cli``, ``guard``,  files, the figure style, the CLI and its guard,
+      ``breakdown``                                               where the time went
 5     ``sim.fidelity``, ``sim.study``                             validation and calibration; sweeps
 6     ``sim.planning``                                            frontiers, capacity plans, cost waterfalls
 7     commands: ``sim`` itself and the ``python -m sim.X`` doors  entry points
@@ -42,7 +43,7 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
     "network": (2, ("sim.network",)),
     "economics": (2, ("sim.economics",)),
     "serving": (3, ("sim.serving",)),
-    "simulation": (4, ("sim.simulation", "sim.measurement", "sim.uncertainty", "sim.metrics", "sim.outputs", "sim.figures",
+    "simulation": (4, ("sim.simulation", "sim.deployment", "sim.measurement", "sim.uncertainty", "sim.metrics", "sim.outputs", "sim.figures",
                        "sim.cli", "sim.guard", "sim.job", "sim.breakdown")),
     "fidelity": (5, ("sim.fidelity",)),
     "study": (5, ("sim.study",)),

@@ -68,7 +68,8 @@ class Collectives:
         if self.peers_up:
             for g in gpus:
                 self.scaleup_links[("up_tx", g)] = self.scaleup_links[("up_rx", g)] = 1.0
-        self.scaleup_cap_bytes_per_s = topology.scaleup_share(self.peers_up) * topology.scaleup_bytes_per_s
+        # (a worker alone in its domain sends nothing over it: its rate is one pair link's, never used)
+        self.scaleup_cap_bytes_per_s = topology.scaleup_share(max(1, self.peers_up)) * topology.scaleup_bytes_per_s
         self.scaleup_bytes_per_s = self.scaleup_cap_bytes_per_s
         self.scaleout_bytes_per_s = topology.nic_bytes_per_s
         if self.peers_out:

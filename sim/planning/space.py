@@ -69,7 +69,7 @@ def default_space(base: SimConfig, spec: str = "any", disagg: str = "any") -> li
     platform, model = base.platform, base.model
     moe = model.n_routed_experts > 0
     specs = [s for s in ("none", "mtp") if spec in ("any", s) and (s == "none" or model.mtp_modules > 0)]
-    domain = platform.scaleup_domain_gpus
+    domain = platform.topology.scaleup.domain_gpus
     layouts: list[Layout] = []
     if disagg in ("any", "0"):
         tp = 1

@@ -57,7 +57,7 @@ FACTORS = {
 }
 CHIP_FIELDS = ("generation", "memory_gb", "hbm_bw_tb_s", "bf16_dense_tflops", "fp8_dense_tflops", "fp4_dense_tflops", "tdp_w",
                "idle_power_fraction", "host_power_w_per_gpu", "allin_power_kw_per_gpu", "capex_usd_per_gpu")
-LINK_FIELDS = ("scaleup_bw_gb_s", "scaleup_domain_gpus", "scaleout_bw_gbps", "gpus_per_rack")
+LINK_FIELDS = ("topology", "gpus_per_rack")  # the scale-up domain, its links, the NICs and the leaves and spines
 
 
 @dataclass(frozen=True)
