@@ -120,8 +120,10 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 300, log=pri
             objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
             max_nfev=max_evaluations, x_scale=1.0,
         )
-        values = dict(zip(names, np.exp(result.x)))
-        return values, evaluate(result.x)
+        # The factors as written (four significant digits), and the predictions those give: a closed loop's
+        # events reorder with the last digit, so the file's header must describe the factors it holds.
+        values = {name: float(f"{value:.4g}") for name, value in zip(names, np.exp(result.x))}
+        return values, evaluate(np.log([values[name] for name in names]))
 
 
 def write_calibration(path: Path, values: dict[str, float], command: str, fitted_on: str, stats: dict) -> None:
