@@ -88,7 +88,7 @@ def cost_figure(df, configs, title_note: str):
         pyplot.Line2D([], [], marker="D", color="black", ls="none", label="mean, with its 95 % confidence interval"),
         pyplot.Rectangle((0, 0), 1, 1, facecolor=plots.colour(0), alpha=0.25, label="spread over seeds and uncertain inputs (box: quartiles; ticks: runs)"),
         pyplot.Line2D([], [], marker="o", mfc="none", color=plots.colour(3), ls="none",
-                      label="cost per SLO-met million tokens where some tokens missed the SLO: all runs' cost over all their SLO-met tokens (\u25b7: off the scale)"),
+                      label="cost per SLO-met million tokens where some tokens missed the SLO:\nall runs' cost over all their SLO-met tokens (\u25b7: off the scale)"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=1)
     return fig
