@@ -146,7 +146,7 @@ def plot_plan(rows: list[Row], stem: Path, title: str) -> list[Path]:
                 ax.set_xlim(0, values.max() * (1.9 if k == 0 else 1.1) if len(values) else 1)
         axes[0].set_yticks(y, names)
         for yi, r in zip(y, chosen):
-            layout = " ".join(r.label.split()[2:])
+            layout = " ".join(r.label.split()[2:]).replace(" / ", " /\n ")  # prefill / decode pools on two lines
             axes[0].annotate(f" {r.gpus} GPUs, {layout}", (r.cost_usd_per_hour, yi), va="center", fontsize=7.5)
         fig.suptitle(title)
         return figures.save(fig, stem)
