@@ -24,7 +24,8 @@ def plot_waterfall(w, stem: Path) -> list[Path]:
         plt = figures.pyplot()
         fig, ax = plt.subplots(figsize=(max(7.5, 1.25 * (n + 2)), 4.8))
         x = np.arange(n + 2)
-        lowest = min(w.cost.values()) / 3
+        levels = start * np.cumprod([1.0, *m.shapley[:-1]])  # where each step starts
+        lowest = min(min(w.cost.values()), min(lv * lo for lv, (lo, _) in zip(levels, m.ranges))) / 3  # whiskers too
         ax.bar(x[0], start - lowest, bottom=lowest, color=figures.PALETTE[7], width=0.6)
         ax.bar(x[-1], end - lowest, bottom=lowest, color=figures.PALETTE[7], width=0.6)
         level, highest = start, max(start, end)
