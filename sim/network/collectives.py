@@ -17,8 +17,8 @@ collective.
 an all-reduce of the 1/n shards across the m domains over the NICs, an all-gather in the domain. Per byte
 of the reduced vector a GPU moves 2(n - 1)/n bytes over its port and 2(m - 1)/(m·n) over its NIC (what a
 ring moves), one phase after the other. The small all-reduces of decoding run "two-shot" (each GPU writes
-its peers' shards directly, then gathers): two hops and a cost per peer inside the domain, two scale-out
-paths and a cost per peer across domains, not the 2(n - 1) hops of a ring.
+its peers' shards directly, then gathers): two shots, each a hop and a cost per peer inside the domain
+and a scale-out path and a cost per peer domain across domains, not the 2(n - 1) hops of a ring.
 
 **Alone on its links** a worker's scale-up rate is its port's bandwidth (on a full mesh the share of its
 D - 1 pair links that lead to its own peers) and its scale-out rate its NIC's, unless its leaf groups'
@@ -43,8 +43,7 @@ class Collectives:
             per_domain[topology.domain(g)] = per_domain.get(topology.domain(g), 0) + 1
             per_leaf[topology.leaf_group(g)] = per_leaf.get(topology.leaf_group(g), 0) + 1
         n, m = max(per_domain.values()), len(per_domain)
-        self.gpus = gpus
-        self.gpus_per_domain, self.domains, self.leaf_groups = n, m, len(per_leaf)
+        self.domains = m
         self.peers_up, self.peers_out = n - 1, tp - n
         peers = max(1, tp - 1)
         self.alltoall_up_share = self.peers_up / peers  # of a GPU's all-to-all bytes
@@ -54,7 +53,7 @@ class Collectives:
 
         across_leaves = len(per_leaf) > 1
         up_s, out_s = topology.scaleup_hop_s, topology.scaleout_latency_s(across_leaves)
-        self.scaleup_path_s, self.scaleout_path_s = up_s, out_s
+        self.scaleout_path_s = out_s  # one-way, between two of its domains
         up_messages = up_s + self.peers_up * topology.scaleup_peer_s if self.peers_up else 0.0
         out_messages = out_s + self.peers_out * topology.scaleout_peer_s if self.peers_out else 0.0
         self.alltoall_latency_s = collective_latency_s + max(up_messages, out_messages)

@@ -177,7 +177,10 @@ class Fabric:
             return  # rates changed since: a later finish was scheduled
         self.timer_events += 1
         self._advance()
-        done = [t for t in self.transfers if t.remaining <= 1e-9 * t.bytes or t.remaining / (t.efficiency * t.rate) <= 1e-12]
+        # Done: its bytes are through, up to rounding, or what is left would not move the clock (late in a long
+        # run a step of the clock exceeds 1e-12 s, and a finish rescheduled at now would fire forever).
+        tolerance_s = max(1e-12, math.ulp(self.env.now))
+        done = [t for t in self.transfers if t.remaining <= 1e-9 * t.bytes or t.remaining / (t.efficiency * t.rate) <= tolerance_s]
         for t in done:
             moved, t.remaining = t.remaining, 0.0
             for link, coef in t.links.items():

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 from sim.spec.topology import Topology
 
-Link = tuple[str, int]
-LINK_KINDS = ("up_tx", "up_rx", "nic_tx", "nic_rx", "leaf_up", "leaf_down")
+Link = tuple[str, int]  # (kind, GPU or leaf group): up_tx, up_rx, nic_tx, nic_rx (per GPU); leaf_up, leaf_down (per leaf group)
 
 
 def capacity_bytes_per_s(topology: Topology, link: Link) -> float:

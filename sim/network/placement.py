@@ -31,10 +31,6 @@ class Placement:
     domains: int
     workers: tuple[tuple[int, ...], ...]
 
-    @property
-    def leaf_groups(self) -> int:
-        return -(-self.domains // self.topology.domains_per_leaf)
-
 
 def check_width(topology: Topology, tp: int, key: str) -> None:
     """A worker wider than a scale-up domain must fill whole domains."""

@@ -91,6 +91,35 @@ def test_a_transfer_ends_after_its_bytes_at_the_achieved_rate_and_its_latency():
     assert done == [pytest.approx(1.0 / 0.5 + 3e-6)]
 
 
+def _at_most(calls: int, method):
+    count = [0]
+
+    def counted(*args):
+        count[0] += 1
+        assert count[0] <= calls, "the fabric keeps rescheduling a finish at the same instant"
+        return method(*args)
+
+    return counted
+
+
+def test_transfers_late_in_a_long_run_finish():
+    """At 1e5 simulated seconds a step of the clock is 1.5e-11 s: a transfer whose rounding leaves less than a
+    step to go finishes instead of being rescheduled at the same instant forever (a review found the hang)."""
+    topology = Platform.from_config(compose_config("platform=b200").platform).topology
+    for start_s in (2e4 + 1.85, 1e5, 3e5):
+        for k in range(50):
+            env = FleetEnvironment(start_s + 0.37 * k)
+            fabric = Fabric(env, topology)
+            fabric._on_finish = _at_most(100, fabric._on_finish)  # a hang fails the test instead of the suite
+            path = Path({NIC: 1.0}, 0.0, False, math.inf)
+            done = []
+            size = 70_000 * (50 + 13 * k)
+            fabric.start_transfer(path, size, 0.8, lambda: done.append(env.now))
+            env.call_in(1e-5 * (k % 7 + 1), lambda _: fabric.start_transfer(path, 0.7 * size, 0.8, lambda: done.append(env.now)))
+            env.run()
+            assert len(done) == 2 and fabric.timer_events <= 3
+
+
 def test_worker_flows_share_while_active_and_hear_of_every_change():
     env, fabric, c = _fabric()
     heard = {"w1": [], "w2": []}
