@@ -26,6 +26,7 @@ from sim.serving.perf import PARTS
 GROUPS = (
     ("gemm", ("gemm_compute_s", "gemm_memory_s"), ("compute", "memory")),
     ("attention", ("attention_compute_s", "attention_memory_s"), ("compute", "memory")),
+    ("activations", ("activation_memory_s",), ("memory",)),
     ("alltoall", ("alltoall_link_s", "alltoall_latency_s"), ("link", "latency")),
     ("allreduce", ("allreduce_link_s", "allreduce_latency_s"), ("link", "latency")),
     ("overhead", ("overhead_s",), ("fixed",)),

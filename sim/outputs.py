@@ -35,8 +35,8 @@ SUMMARY_ROWS = (
     ("SLO attainment", "slo_attainment", "{:.1%}"),
     ("measured", ("measured_s", "warmup_s"), "{:.1f} s of steady state after a {:.1f} s warm-up"),
     ("communication share", "comm_time_frac", "{:.1%} of busy time"),
-    (" GEMM/attn/a2a/AR/fixed", ("gemm_time_frac", "attention_time_frac", "alltoall_time_frac", "allreduce_time_frac", "overhead_time_frac"),
-     "{:.0%} / {:.0%} / {:.0%} / {:.0%} / {:.0%}"),
+    (" GEMM/attn/act/a2a/AR/fixed", ("gemm_time_frac", "attention_time_frac", "activations_time_frac", "alltoall_time_frac",
+     "allreduce_time_frac", "overhead_time_frac"), "{:.0%} / {:.0%} / {:.0%} / {:.0%} / {:.0%} / {:.0%}"),
     ("busiest link", "link_util_max", "{:.1%} utilised"),
     ("KV transfer p50 / p99", ("kv_transfer_s_p50", "kv_transfer_s_p99"), "{:.2f} / {:.2f} ms", 1000),
     ("power (facility)", "power_kw", "{:,.1f} kW"),
@@ -136,7 +136,7 @@ def summary_text(metrics: dict, title: str) -> str:
         text = fmt.format(*values)
         if label == "measured" and not metrics.get("steady_state"):
             text = f"the whole run, {metrics.get('measured_s', float('nan')):.1f} s (fill and drain included)"
-        lines.append(f"{label:<24}{text}")
+        lines.append(f"{label:<27}{text}")
     if metrics.get("measurement_warning"):
         lines.append(f"warning: {metrics['measurement_warning']}")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from sim.cli import run_job
 from sim.simulation import Simulation, build
 from tests.conftest import TOY, make_config
 
-PARTS = ("gemm_s", "attention_s", "alltoall_s", "allreduce_s", "overhead_s")
+PARTS = ("gemm_s", "attention_s", "activations_s", "alltoall_s", "allreduce_s", "overhead_s")
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_the_parts_add_up_to_the_busy_time_and_the_communication_share_to_its_pa
     gemm_bound = "compute" if totals.gemm_compute_s >= totals.gemm_memory_s else "memory"
     assert w["gemm_bound"][0] == gemm_bound
     fleet = [row for row in result.breakdown if row["worker"] == "fleet"]
-    assert [row["part"] for row in fleet] == ["gemm", "attention", "alltoall", "allreduce", "overhead"]
+    assert [row["part"] for row in fleet] == ["gemm", "attention", "activations", "alltoall", "allreduce", "overhead"]
     assert sum(row["share_of_busy"] for row in fleet) == pytest.approx(1.0)
 
 

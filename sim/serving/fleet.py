@@ -20,7 +20,7 @@ from sim.config import ConfigError, EngineConfig, FleetConfig, PerfConfig, Worke
 from sim.network.collectives import Collectives
 from sim.network.placement import Placement, check_width, place, place_fleet
 from sim.serving.constant_perf import ConstantPerf
-from sim.serving.perf import PerformanceModel, RooflinePerf, kv_shards
+from sim.serving.perf import PerformanceModel, RooflinePerf
 from sim.serving.speculative import Speculation
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
@@ -61,7 +61,7 @@ def worker_memory(platform: Platform, model: ModelArch, precision: Precision, wo
     weights = routed * wb / tp + (replicated if worker.dp_attn else replicated / tp)
     activations = engine.activation_reserve_gb * 1e9
     kv = usable - weights - activations
-    shards = kv_shards(model, worker)
+    shards = model.kv_shards(worker.tp, worker.dp_attn)
     per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
     fixed = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
     return WorkerMemory(usable, weights, activations, kv, per_token, max(kv, 0.0) / per_token, fixed / per_token)

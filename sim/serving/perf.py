@@ -5,11 +5,11 @@ numbers (tokens, attention pairs, KV tokens read) and a model turns it into seco
 
 * :class:`RooflinePerf` derives the time from physics. Per GPU of the worker, the GEMMs take the
   larger of their FLOPs over the tensor-core rate and their weight bytes over HBM bandwidth; attention
-  takes the larger of its FLOPs and the KV-cache bytes it reads; the collectives (MoE all-to-all,
-  tensor-parallel all-reduce) cost their bytes on each kind of link over the rate the worker gets there,
-  plus their latencies (:mod:`sim.network.collectives`); a fixed overhead covers scheduling and kernel
-  launches. :meth:`RooflinePerf.iteration_parts` gives the same time split into its :data:`PARTS`, each
-  at its bound (compute or memory; link bandwidth or latency).
+  takes the larger of its FLOPs and the KV-cache bytes it reads; activations' passes through HBM between
+  the GEMMs cost their bytes; the collectives (MoE all-to-all, tensor-parallel all-reduce) cost their
+  bytes on each kind of link over the rate the worker gets there, plus their latencies
+  (:mod:`sim.network.collectives`); a fixed overhead covers scheduling and kernel launches.
+  :meth:`RooflinePerf.iteration_parts` gives the same time in :data:`PARTS`, each at its bound.
 * :class:`sim.serving.constant_perf.ConstantPerf`: a fixed time per iteration plus a time per token.
 
 A run of decode-only iterations with a fixed batch is predictable: the batch's total context grows by
@@ -41,8 +41,8 @@ _EFFICIENCIES = (
 #: An iteration's time in parts, in seconds (they add up to it), then the bytes one GPU moves over its
 #: scale-up port and its NIC (the mean over the worker's GPUs): the fields of :class:`Parts`.
 PARTS = (
-    "gemm_compute_s", "gemm_memory_s", "attention_compute_s", "attention_memory_s", "alltoall_link_s",
-    "alltoall_latency_s", "allreduce_link_s", "allreduce_latency_s", "overhead_s", "scaleup_bytes", "scaleout_bytes",
+    "gemm_compute_s", "gemm_memory_s", "attention_compute_s", "attention_memory_s", "activation_memory_s",
+    "alltoall_link_s", "alltoall_latency_s", "allreduce_link_s", "allreduce_latency_s", "overhead_s", "scaleup_bytes", "scaleout_bytes",
 )
 
 
@@ -52,13 +52,13 @@ class Parts:
     __slots__ = PARTS
 
     def __init__(self) -> None:
-        self.gemm_compute_s = self.gemm_memory_s = self.attention_compute_s = self.attention_memory_s = 0.0
+        self.gemm_compute_s = self.gemm_memory_s = self.attention_compute_s = self.attention_memory_s = self.activation_memory_s = 0.0
         self.alltoall_link_s = self.alltoall_latency_s = self.allreduce_link_s = self.allreduce_latency_s = 0.0
         self.overhead_s = self.scaleup_bytes = self.scaleout_bytes = 0.0
 
     def seconds(self) -> float:
         return (
-            self.gemm_compute_s + self.gemm_memory_s + self.attention_compute_s + self.attention_memory_s + self.alltoall_link_s
+            self.gemm_compute_s + self.gemm_memory_s + self.attention_compute_s + self.attention_memory_s + self.activation_memory_s + self.alltoall_link_s
             + self.alltoall_latency_s + self.allreduce_link_s + self.allreduce_latency_s + self.overhead_s
         )
 
@@ -67,6 +67,7 @@ class Parts:
         self.gemm_memory_s += times * other.gemm_memory_s
         self.attention_compute_s += times * other.attention_compute_s
         self.attention_memory_s += times * other.attention_memory_s
+        self.activation_memory_s += times * other.activation_memory_s
         self.alltoall_link_s += times * other.alltoall_link_s
         self.alltoall_latency_s += times * other.alltoall_latency_s
         self.allreduce_link_s += times * other.allreduce_link_s
@@ -186,7 +187,9 @@ class RooflinePerf:
     """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes, layout, placement and efficiencies.
 
     Times are those of the busiest GPU of the worker. Per GPU, each GEMM group (the non-expert layers,
-    the routed experts, the output head) and attention take the larger of their FLOPs and bytes.
+    the routed experts, the output head) and attention take the larger of their FLOPs and bytes; the
+    activations' HBM traffic outside them (:meth:`sim.spec.model.ModelArch.routed_copy_bytes` and its
+    neighbours) runs in kernels of its own, at HBM bandwidth, after them.
 
     Layout. With tensor-parallel attention every GPU holds 1/tp of the non-expert weights and reads
     the whole MLA latent (GQA: its share of the KV heads); each layer all-reduces its output. With
@@ -246,11 +249,18 @@ class RooflinePerf:
         self.expert_bytes = model.moe_layers * model.expert_params * wb / tp  # one expert (all layers), per GPU
         # ep not dividing the experts: redundant copies fill the slots, and a hit expert may be read twice
         self.expert_copies = model.expert_slots(ep) / model.cfg.n_routed_experts if model.is_moe else 1.0
+        # Activations' HBM traffic outside the weight reads, per token on a GPU (the hidden state's passes
+        # whole, on each GPU under tensor parallelism) and per routed copy (its hidden state on one of the
+        # ep groups, its intermediate width split over the group's GPUs).
+        act = precision.activation_dtype
+        self.activation_bytes_per_token = model.hidden_state_bytes_per_token() / (tp if dp else 1) + model.mlp_intermediate_bytes_per_token(act) / tp
+        hidden, intermediate = model.routed_copy_bytes(act, dispatched=ep > 1) if model.is_moe else (0.0, 0.0)
+        self.activation_bytes_per_routing = hidden / ep + intermediate / tp
         self.attn_pair_flops_prefill = model.attention_flops_per_pair(decode=False) / tp
         self.attn_pair_flops_decode = model.attention_flops_per_pair(decode=True) / tp
         self.window_flops_prefill = model.window_attention_flops_per_token(decode=False) / tp
         self.window_flops_decode = model.window_attention_flops_per_token(decode=True) / tp
-        shards = kv_shards(model, worker)
+        shards = model.kv_shards(tp, dp)
         self.kv_bytes_per_token = model.kv_bytes_per_token(precision.kv_dtype) / shards
         self.kv_window_bytes = model.kv_bytes_fixed_per_request(precision.kv_dtype) / shards
 
@@ -261,17 +271,16 @@ class RooflinePerf:
         layers = model.cfg.layers
         if model.is_moe and ep > 1:
             exchanged = model.moe_dispatch_bytes_per_token(precision.activation_dtype) + model.moe_combine_bytes_per_token()
-            self.moe_comm_bytes_per_token = exchanged / tp * (ep - 1) / ep
+            moe_bytes_per_token = exchanged / tp * (ep - 1) / ep
             alltoalls = 2 * model.moe_layers
             allreduces = 0 if dp or tp == 1 else layers + model.dense_layers
         else:
-            self.moe_comm_bytes_per_token = 0.0
+            moe_bytes_per_token = 0.0
             alltoalls = 0
             allreduces = 0 if dp or tp == 1 else layers + model.dense_layers + model.moe_layers
         vector = model.cfg.hidden * 2.0  # the BF16 hidden state of one token
-        self.allreduce_bytes_per_token = allreduces * vector * 2 * (tp - 1) / tp  # a flat ring's, per GPU
-        self.a2a_up_per_token = self.moe_comm_bytes_per_token * comm.alltoall_up_share
-        self.a2a_out_per_token = self.moe_comm_bytes_per_token * comm.alltoall_out_share
+        self.a2a_up_per_token = moe_bytes_per_token * comm.alltoall_up_share
+        self.a2a_out_per_token = moe_bytes_per_token * comm.alltoall_out_share
         self.ar_up_per_token = allreduces * vector * comm.allreduce_up_factor
         self.ar_out_per_token = allreduces * vector * comm.allreduce_out_factor
         self.alltoall_latency_s = alltoalls * comm.alltoall_latency_s * self.weight_reads  # per micro-batch
@@ -290,10 +299,6 @@ class RooflinePerf:
         self._expert_cache: dict[int, tuple[float, float, float]] = {}
         self._balanced_cache: dict[int, Parts] = {}  # layer parts with share 1
         self._decode_constants: dict[int, tuple[float, float, float, float, float, Parts]] = {}
-
-    @property
-    def comm_bytes_per_token(self) -> float:  # bytes one token makes a GPU send, the experts' load balanced
-        return self.allreduce_bytes_per_token + self.moe_comm_bytes_per_token
 
     def set_link_rates(self, scaleup_bytes_per_s: float, scaleout_bytes_per_s: float) -> None:
         """The rates the fabric now gives the worker per GPU port; later iterations are timed with them."""
@@ -334,6 +339,8 @@ class RooflinePerf:
         experts_c, experts_m, imbalance = self._expert_cache.get(tokens) or self._experts(tokens)
         if experts_c or experts_m:
             parts.add_gemm(experts_c, experts_m * reads)
+        routings = tokens * self.model.cfg.top_k * imbalance if self.model.is_moe else 0.0
+        parts.activation_memory_s = (share * tokens * self.activation_bytes_per_token + routings * self.activation_bytes_per_routing) / b
         a2a = share * tokens * imbalance  # tokens the busiest GPU exchanges
         up, out = self.scaleup_bytes_per_s, self.scaleout_bytes_per_s
         parts.alltoall_link_s = max(a2a * self.a2a_up_per_token / (self.a2a_up_eff * up), a2a * self.a2a_out_per_token / (self.a2a_out_eff * out))
@@ -441,8 +448,3 @@ class RooflinePerf:
         self._decode_constants[batch] = constants
         return constants
 
-
-def kv_shards(model: ModelArch, worker: WorkerConfig) -> int:
-    """GPUs the KV cache of one token is split over: with dp_attn a request lives on one GPU (its
-    cache is the worker's total over tp GPUs); otherwise GQA splits KV heads and MLA replicates."""
-    return worker.tp if worker.dp_attn else model.kv_shards(worker.tp)

@@ -20,6 +20,19 @@ from sim.config import ConfigError, ModelConfig
 from sim.spec.precision import BYTES_PER_ELEMENT
 
 
+#: HBM passes over a token's hidden state per layer outside the GEMMs (see
+#: :meth:`ModelArch.hidden_state_bytes_per_token`).
+HIDDEN_PASSES_PER_LAYER = 10
+
+
+def gated_intermediate_bytes(activation_dtype: str) -> float:
+    """HBM bytes per unit of a gated MLP's intermediate width, for one token: the first GEMM writes the
+    gate and up projections (BF16) and the activation reads them back, then writes their product at the
+    activation type for the second GEMM to read."""
+    bf16 = BYTES_PER_ELEMENT["bf16"]
+    return 2 * (2 * bf16) + 2 * BYTES_PER_ELEMENT[activation_dtype]
+
+
 def validate_model(cfg: ModelConfig) -> None:
     """Reject shapes that do not describe a transformer, naming the field to fix (each number's own range
     is checked on the schema; here, how they fit together), and published totals the shapes disagree with."""
@@ -203,9 +216,11 @@ class ModelArch:
         b = BYTES_PER_ELEMENT[kv_dtype]
         return 2 * c.kv_heads * c.head_dim * b * c.sliding_window_layers * c.sliding_window_tokens
 
-    def kv_shards(self, tp: int) -> int:
-        """Ranks the KV cache is split over: MLA's shared latent is replicated, GQA splits KV heads."""
-        return 1 if self.is_mla else min(tp, self.cfg.kv_heads)
+    def kv_shards(self, tp: int, dp_attn: bool = False) -> int:
+        """GPUs of a ``tp``-wide worker one token's KV cache is split over: with ``dp_attn`` a request lives
+        on one GPU (the worker's cache is the sum over its GPUs); otherwise MLA's shared latent is
+        replicated and GQA splits the KV heads."""
+        return tp if dp_attn else 1 if self.is_mla else min(tp, self.cfg.kv_heads)
 
     def weight_bytes(self, weight_dtype: str) -> float:
         """Bytes of all weights: layers at ``weight_dtype``, embedding and head kept in BF16."""
@@ -219,6 +234,32 @@ class ModelArch:
     def moe_combine_bytes_per_token(self) -> float:
         """Bytes the top-k expert outputs of one token send back over all MoE layers (BF16)."""
         return self.moe_layers * self.cfg.top_k * self.cfg.hidden * BYTES_PER_ELEMENT["bf16"]
+
+    # --- activation traffic ------------------------------------------------------------------
+    def hidden_state_bytes_per_token(self) -> float:
+        """HBM bytes a token's BF16 hidden state moves through the kernels around each layer's GEMMs: two
+        RMSNorms (a read and a write each) and two residual additions (two reads and a write each), ten
+        passes per layer. Every GPU holding the token runs them whole (tensor parallelism replicates them)."""
+        return self.cfg.layers * HIDDEN_PASSES_PER_LAYER * self.cfg.hidden * BYTES_PER_ELEMENT["bf16"]
+
+    def mlp_intermediate_bytes_per_token(self, activation_dtype: str) -> float:
+        """HBM bytes of the gated MLPs' intermediate activations for one token, over the dense MLPs and
+        shared experts (:meth:`gated_intermediate_bytes` of each; tensor parallelism splits them)."""
+        c = self.cfg
+        width = self.dense_layers * c.ffn_dense_dim + self.moe_layers * c.n_shared_experts * c.moe_ffn_dim
+        return width * gated_intermediate_bytes(activation_dtype)
+
+    def routed_copy_bytes(self, activation_dtype: str, dispatched: bool) -> tuple[float, float]:
+        """HBM bytes one routed copy of a token moves at its expert, over the MoE layers, besides the
+        expert's weights: (on the hidden state, on the intermediate activations).
+
+        Hidden state: the first GEMM reads it (at the activation type), the second writes the output and
+        the weighted sum of the top-k outputs reads it (BF16). Dispatched over an all-to-all, the copy is
+        also written where it arrives, and its output written again where the combine delivers it."""
+        b, bf16 = BYTES_PER_ELEMENT[activation_dtype], BYTES_PER_ELEMENT["bf16"]
+        per_layer = (2 * b + 3 * bf16) if dispatched else (b + 2 * bf16)
+        hidden = self.moe_layers * self.cfg.hidden * per_layer
+        return hidden, self.moe_layers * self.cfg.moe_ffn_dim * gated_intermediate_bytes(activation_dtype)
 
     def expected_distinct_experts(self, routed_tokens):
         """Expected number of distinct routed experts per MoE layer hit by ``routed_tokens`` tokens.

@@ -19,14 +19,16 @@ LAYOUTS = [
     Layout(tp=2, prefill_workers=3, prefill_tp=2),  # three prefill workers idle behind one decode worker
     Layout(tp=8, prefill_workers=2, prefill_tp=8),
 ]
+#: High enough that the single-worker layouts saturate (their throughput per GPU stops growing) below it.
+MAX_CONCURRENCY = 1024
 
 
 @pytest.fixture(scope="module")
 def searches():
     base = benchmark_config(*TOY)
     with Runner(1) as runner:
-        pruned = search(base, LAYOUTS, runner, max_concurrency=512)
-        exhaustive = search(base, LAYOUTS, runner, max_concurrency=512, prune=False)
+        pruned = search(base, LAYOUTS, runner, max_concurrency=MAX_CONCURRENCY)
+        exhaustive = search(base, LAYOUTS, runner, max_concurrency=MAX_CONCURRENCY, prune=False)
     return base, pruned, exhaustive
 
 
@@ -45,7 +47,7 @@ def test_every_simulated_point_lies_under_its_layouts_optimistic_curve(searches)
     """The bound the pruning relies on: within its margins, no point beats its layout's best possible curve."""
     base, _, exhaustive = searches
     for layout in {p.layout.key(): p.layout for p in exhaustive.points}.values():
-        boxes = optimistic_curve(base, layout, 512).boxes()
+        boxes = optimistic_curve(base, layout, MAX_CONCURRENCY).boxes()
         for p in exhaustive.ok_points:
             if p.layout.key() == layout.key():
                 assert any(

@@ -44,8 +44,8 @@ def test_dp_attn_reads_only_its_requests_cache_and_drops_the_attention_all_reduc
     cfg_dp, *_ = parts(*DSR1_B200, "worker.dp_attn=true")
     dp = RooflinePerf(platform, model, precision, cfg_dp.worker, cfg_dp.perf)
     assert dp.kv_bytes_per_token == pytest.approx(tp.kv_bytes_per_token / 8)
-    assert dp.allreduce_bytes_per_token == 0 and tp.allreduce_bytes_per_token > 0
-    assert dp.moe_comm_bytes_per_token == pytest.approx(tp.moe_comm_bytes_per_token)
+    assert dp.ar_up_per_token == 0 and tp.ar_up_per_token > 0
+    assert dp.a2a_up_per_token == pytest.approx(tp.a2a_up_per_token)
     # a long-context decode batch is cheaper with dp_attn (1/8 of the KV read, though all non-expert weights are read)
     assert dp.iteration_time_s(0, 0, 0, 64, 64 * 30000) < 0.8 * tp.iteration_time_s(0, 0, 0, 64, 64 * 30000)
     # the busiest GPU holds ceil(B/tp) requests

@@ -41,9 +41,11 @@ def test_large_prefill_is_compute_bound():
     pairs = tokens * tokens / 2
     attention_s = pairs * model.attention_flops_per_pair(decode=False) / 8 / perf.attn_flops_per_s
     # inside one NVLink domain a ring all-reduce: its bytes over the port at the all-reduce's achieved fraction
-    assert perf.ar_up_per_token == pytest.approx(perf.allreduce_bytes_per_token) and perf.ar_out_per_token == 0
-    comm_s = perf.allreduce_latency_s + tokens * perf.allreduce_bytes_per_token / (perf.ar_up_eff * platform.scaleup_bytes_per_s)
-    assert t == pytest.approx(compute_s + attention_s + comm_s + perf.overhead_s, rel=1e-9)
+    ring_bytes = 160 * 8192 * 2 * 2 * 7 / 8  # 80 attention + 80 MLP all-reduces of the BF16 hidden state
+    assert perf.ar_up_per_token == pytest.approx(ring_bytes) and perf.ar_out_per_token == 0
+    comm_s = perf.allreduce_latency_s + tokens * ring_bytes / (perf.ar_up_eff * platform.scaleup_bytes_per_s)
+    activations_s = tokens * perf.activation_bytes_per_token / perf.hbm_bytes_per_s  # norms, residuals, MLP intermediates
+    assert t == pytest.approx(compute_s + attention_s + activations_s + comm_s + perf.overhead_s, rel=1e-9)
     assert compute_s > max(attention_s, comm_s)
 
 
@@ -101,10 +103,30 @@ def test_moe_dispatch_and_combine_bytes_follow_the_shapes():
     # tokens' expert traffic, 7/8 of which leaves the GPU
     allreduce = 2 * 7 / 8 * 7168 * 2
     expected = 64 * allreduce + (58 * 8 * 7168 * 3) / 8 * 7 / 8
-    assert perf.comm_bytes_per_token == pytest.approx(expected)
+    assert perf.a2a_up_per_token + perf.ar_up_per_token == pytest.approx(expected) and perf.a2a_out_per_token == 0
     # experts sharded by tensor parallelism instead (ep=1): every MoE layer all-reduces like a dense one
     tp_only, *_ = roofline("model=deepseek_r1", "precision=fp8", "platform=b200", "worker.tp=8", "worker.ep=1")
-    assert tp_only.comm_bytes_per_token == pytest.approx(122 * allreduce)
+    assert tp_only.ar_up_per_token == pytest.approx(122 * allreduce) and tp_only.a2a_up_per_token == 0
     # a dense model on one GPU moves nothing
     alone, *_ = roofline("model=llama3_70b", "precision=fp8", "platform=b200", "worker.tp=1")
-    assert alone.comm_bytes_per_token == 0 and alone.allreduce_latency_s == alone.alltoall_latency_s == 0
+    assert alone.ar_up_per_token == alone.a2a_up_per_token == 0 and alone.allreduce_latency_s == alone.alltoall_latency_s == 0
+
+
+def test_activation_traffic_is_per_token_at_hbm_bandwidth_and_split_by_the_layout():
+    """The activations' HBM passes cost bytes over HBM bandwidth, linear in the tokens; tensor parallelism
+    runs the hidden state's passes on every GPU, dp_attn on the token's own; routed copies go to the experts'
+    ep groups, their intermediate width split over each group's GPUs."""
+    tp, _, model, _ = roofline("model=deepseek_r1", "precision=fp8", "platform=b200", "worker.tp=8")
+    dp, *_ = roofline("model=deepseek_r1", "precision=fp8", "platform=b200", "worker.tp=8", "worker.dp_attn=true")
+    mlp = model.mlp_intermediate_bytes_per_token("fp8") / 8
+    assert tp.activation_bytes_per_token == pytest.approx(model.hidden_state_bytes_per_token() + mlp)
+    assert dp.activation_bytes_per_token == pytest.approx(model.hidden_state_bytes_per_token() / 8 + mlp)
+    hidden, intermediate = model.routed_copy_bytes("fp8", dispatched=True)
+    assert tp.activation_bytes_per_routing == pytest.approx(hidden / 8 + intermediate / 8)
+    for tokens in (64, 4096):
+        routings = tokens * 8 * tp.moe_imbalance(tokens)
+        expected = (tokens * tp.activation_bytes_per_token + routings * tp.activation_bytes_per_routing) / tp.hbm_bytes_per_s
+        assert tp.layer_parts(tokens).activation_memory_s == pytest.approx(expected, rel=1e-12)
+    # at a large batch they are a visible part of the iteration, at one token a negligible one
+    big, one = tp.iteration_parts(0, 0.0, 0.0, 4096, 0.0), tp.iteration_parts(0, 0.0, 0.0, 1, 0.0)
+    assert big.activation_memory_s > 0.1 * big.seconds() and one.activation_memory_s < 0.01 * one.seconds()
