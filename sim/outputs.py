@@ -136,7 +136,7 @@ def summary_text(metrics: dict, title: str) -> str:
         text = fmt.format(*values)
         if label == "measured" and not metrics.get("steady_state"):
             text = f"the whole run, {metrics.get('measured_s', float('nan')):.1f} s (fill and drain included)"
-        lines.append(f"{label:<27}{text}")
+        lines.append(f"{label:<28}{text}")
     if metrics.get("measurement_warning"):
         lines.append(f"warning: {metrics['measurement_warning']}")
     return "\n".join(lines)
