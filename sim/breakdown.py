@@ -3,9 +3,9 @@
 Every engine with a roofline model adds up the :data:`sim.serving.perf.PARTS` of the iterations it ran
 (exactly: a decode run's attention is split where its compute and memory lines cross). From them:
 
-* per worker (``workers.csv``) and for the fleet: seconds of GEMMs, attention, expert all-to-all,
-  all-reduce and fixed overheads, which add up to the busy time, each with the bound it was at for most
-  of its time (compute or memory; link bandwidth or latency), and the communication seconds
+* per worker (``workers.csv``) and for the fleet: seconds of GEMMs, attention, the activations' HBM
+  traffic between them, expert all-to-all, all-reduce and fixed overheads, which add up to the busy time,
+  each with the bound it was at for most of its time (compute or memory; link bandwidth or latency), and the communication seconds
   (all-to-all + all-reduce as exposed, after any overlap with GEMMs); KV transfers happen between
   workers, off their iterations, and are reported as the seconds requests spent in them;
 * ``comm_time_frac``: communication seconds over busy seconds, all engines together;
