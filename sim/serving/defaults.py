@@ -9,7 +9,7 @@ to serve the most requests per second *per GPU* when saturated (the estimate beh
 ``workload.load_fraction``), among those whose estimated time per output token at the workload's load
 (the decode batch that load keeps busy by Little's law, or the clients of a closed loop) meets the
 workload's TPOT limit; if none does, the one with the shortest. This is the cheapest worker at the SLO by the
-model's own estimate: a fixed ``tp=8`` made Llama-3-70B on H100 cost 1.6 times what ``tp=2`` costs. A
+model's own estimate: a fixed ``tp=8`` made Llama-3-70B on H100 cost 1.8 times what ``tp=2`` costs. A
 disaggregated fleet's prefill workers (``prefill_worker.tp=0``) get the smallest worker that holds the
 model and the longest prompt.
 
