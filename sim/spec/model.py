@@ -244,7 +244,7 @@ class ModelArch:
 
     def mlp_intermediate_bytes_per_token(self, activation_dtype: str) -> float:
         """HBM bytes of the gated MLPs' intermediate activations for one token, over the dense MLPs and
-        shared experts (:meth:`gated_intermediate_bytes` of each; tensor parallelism splits them)."""
+        shared experts (:func:`gated_intermediate_bytes` of each; tensor parallelism splits them)."""
         c = self.cfg
         width = self.dense_layers * c.ffn_dense_dim + self.moe_layers * c.n_shared_experts * c.moe_ffn_dim
         return width * gated_intermediate_bytes(activation_dtype)
@@ -261,6 +261,7 @@ class ModelArch:
         hidden = self.moe_layers * self.cfg.hidden * per_layer
         return hidden, self.moe_layers * self.cfg.moe_ffn_dim * gated_intermediate_bytes(activation_dtype)
 
+    # --- routing ---------------------------------------------------------------------------
     def expected_distinct_experts(self, routed_tokens):
         """Expected number of distinct routed experts per MoE layer hit by ``routed_tokens`` tokens.
 
