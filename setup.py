@@ -1,6 +1,6 @@
 """Build of the package: the engine's hot path compiled to C by mypyc, when it can be.
 
-``sim/serving/engine.py``, ``perf.py``, ``router.py`` and ``speculative.py`` run a few times per
+``sim/serving/engine.py``, ``iteration.py``, ``perf.py``, ``router.py`` and ``speculative.py`` run a few times per
 request, millions of times per simulated fleet-hour. mypyc compiles them, from the same typed Python,
 into C extensions that run the simulator about twice as fast; everything else stays Python.
 
@@ -22,7 +22,9 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-NATIVE_SOURCES = ["sim/serving/engine.py", "sim/serving/perf.py", "sim/serving/router.py", "sim/serving/speculative.py"]
+NATIVE_SOURCES = [
+    "sim/serving/engine.py", "sim/serving/iteration.py", "sim/serving/perf.py", "sim/serving/router.py", "sim/serving/speculative.py",
+]
 #: setup.py commands that build the package (the others only ask for requirements or metadata).
 BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 GROUP = "sim_native"  # mypyc's shared library: sim_native__mypyc

@@ -5,16 +5,15 @@ Every Hydra config group (``conf/platform``, ``conf/model``, ``conf/precision``,
 Hydra's ConfigStore as ``base_config``, so a misspelt key or a value of the wrong type is rejected by
 Hydra while composing, with its own message. Every number declares its range on its field
 (:func:`sim.bounds.bounded`, :func:`sim.bounds.positive`), checked by :func:`sim.bounds.check_bounds`
-before anything else (NaN, infinity, out of range, implausible for real hardware). Checks that need physics (does the model fit on a worker?
-does the platform have FP4 tensor cores?) live in :func:`sim.simulation.build` and raise
-:class:`ConfigError` before the first event is scheduled.
+before anything else (NaN, infinity, out of range, implausible for real hardware). Checks that need physics (does
+the model fit on a worker? FP4 tensor cores?) live in :func:`sim.simulation.build`, before the first event.
 
 Past the command line the simulator only sees these plain dataclasses, never a ``DictConfig``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
@@ -26,6 +25,14 @@ from sim.bounds import Bounds, ConfigError, bounded, check_bounds, positive, siz
 
 #: The Hydra config folder shipped with the project.
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def efficiency(default: Any) -> Any:  # a field that is achieved / peak
+    return bounded(default, 0, 1, low_open=True, hint="achieved / peak: a fraction in (0, 1]")
+
+
+def overhead(default: Any, high: float) -> Any:  # a field that is a fixed cost
+    return bounded(default, 0, high, unit="s", hint="a fixed cost in seconds (microseconds to milliseconds in practice)")
 
 
 @dataclass
@@ -40,6 +47,11 @@ class ScaleUpConfig:
     gpu_gb_s: float = positive(MISSING, plausible=(10, 10_000), unit="GB/s", hint="NVLink / Infinity Fabric per GPU, one way: 450 for NVLink 4")
     hop_latency_s: float = positive(0.5e-6, plausible=(1e-8, 1e-4), unit="s", hint="one-way latency of a message from GPU to GPU")
     peer_latency_s: float = positive(0.1e-6, plausible=(1e-9, 1e-4), unit="s", hint="a collective's extra time per peer it exchanges with")
+    # what the collectives' kernels achieve here (published microbenchmarks, cited in each platform's YAML)
+    alltoall_efficiency: float = efficiency(0.8)  # MoE dispatch/combine, large messages: achieved / peak of the port
+    allreduce_efficiency: float = efficiency(0.8)  # all-reduce, large messages: ring-equivalent bytes / peak
+    alltoall_latency_s: float = positive(20e-6, plausible=(1e-7, 1e-3), unit="s", hint="fixed cost of one dispatch or combine (launch, synchronisation)")
+    allreduce_latency_s: float = positive(5e-6, plausible=(1e-7, 1e-3), unit="s", hint="fixed cost of one small all-reduce")
     allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
 
 
@@ -58,6 +70,10 @@ class ScaleOutConfig:
     nic_latency_s: float = positive(1.0e-6, plausible=(1e-8, 1e-4), unit="s", hint="one-way, GPU memory to wire (each end)")
     switch_latency_s: float = positive(0.3e-6, plausible=(1e-9, 1e-4), unit="s", hint="per switch a message crosses")
     peer_latency_s: float = positive(0.5e-6, plausible=(1e-9, 1e-4), unit="s", hint="a collective's extra time per peer across the network")
+    alltoall_efficiency: float = efficiency(0.8)  # MoE dispatch/combine across domains: achieved / NIC peak
+    allreduce_efficiency: float = efficiency(0.8)  # all-reduce across domains: achieved / NIC peak
+    alltoall_latency_s: float = positive(60e-6, plausible=(1e-7, 1e-2), unit="s", hint="fixed cost of one dispatch or combine across the network")
+    allreduce_latency_s: float = positive(20e-6, plausible=(1e-7, 1e-2), unit="s", hint="fixed cost of one small all-reduce across domains")
     allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
 
 
@@ -67,6 +83,18 @@ class TopologyConfig:
 
     scaleup: ScaleUpConfig = field(default_factory=ScaleUpConfig)
     scaleout: ScaleOutConfig = field(default_factory=ScaleOutConfig)
+
+
+@dataclass
+class KernelConfig:
+    """What a GPU generation's serving kernels achieve of its peaks, from published kernel microbenchmarks
+    (``data/reference/kernel_ops.csv``, checked by ``python -m sim.validate --ops``), by tensor-core type."""
+
+    gemm_fraction: dict[str, float] = bounded({}, 0, 1, low_open=True, hint="large GEMMs: achieved / peak FLOPS of the type")
+    weight_read_fraction: dict[str, float] = bounded({}, 0, 1, low_open=True, hint="small-batch GEMMs: weight bytes read / peak HBM")
+    stream_fraction: float = efficiency(0.8)  # KV-cache and activation streams: achieved / peak HBM
+    attention_fraction: float = efficiency(0.6)  # attention kernels: achieved / peak BF16 FLOPS
+    kernel_floor_s: float = positive(4e-6, plausible=(1e-7, 1e-4), unit="s", hint="the time of a near-empty kernel, launch gap included")
 
 
 @dataclass
@@ -94,6 +122,7 @@ class PlatformConfig:
     price_usd_per_gpu_hour: dict[str, float] = positive({}, plausible=(0.05, 200), unit="USD/GPU-hour", hint="preset -> $/GPU-hour")
     allow_implausible: list[str] = field(default_factory=list)  # keys deliberately outside the plausible range
     topology: TopologyConfig = field(default_factory=TopologyConfig)  # scale-up domains and scale-out network
+    kernels: KernelConfig = field(default_factory=KernelConfig)  # what its kernels achieve
 
 
 @dataclass
@@ -172,29 +201,20 @@ class EngineConfig:
     speculative: SpeculativeConfig = field(default_factory=SpeculativeConfig)
 
 
-def efficiency(default: Any) -> Any:
-    return bounded(default, 0, 1, low_open=True, hint="achieved / peak: a fraction in (0, 1]")
-
-
-def overhead(default: Any, high: float) -> Any:
-    return bounded(default, 0, high, unit="s", hint="a fixed cost in seconds (microseconds to milliseconds in practice)")
+def scale(default: float) -> Any:  # a field that is served / microbenchmark
+    return bounded(default, 0.05, 3, hint="served / microbenchmark: near 1 when the kernels' figures hold in serving")
 
 
 @dataclass
 class EfficiencyConfig:
-    """What a GPU generation achieves of its peaks, and the fixed costs it pays: the factors the
-    roofline is calibrated with (``python -m sim.calibrate``)."""
+    """What a serving stack on one GPU generation achieves beyond its kernels' microbenchmarks (``platform.kernels``),
+    and the fixed cost of an iteration: the few factors fitted end to end (``python -m sim.calibrate``)."""
 
-    compute_efficiency: float = efficiency(0.6)  # achieved / peak tensor FLOPS in GEMMs
-    attention_efficiency: float = efficiency(0.6)  # achieved / peak BF16 tensor FLOPS in attention kernels
-    memory_efficiency: float = efficiency(0.9)  # achieved / peak HBM bandwidth
-    # achieved / peak link bandwidth of each collective algorithm on each kind of link
-    alltoall_scaleup_efficiency: float = efficiency(0.8)  # MoE all-to-all over NVLink / Infinity Fabric
-    alltoall_scaleout_efficiency: float = efficiency(0.8)  # all-to-all and KV transfers over the NICs
-    allreduce_scaleup_efficiency: float = efficiency(0.8)  # all-reduce inside a domain
-    allreduce_scaleout_efficiency: float = efficiency(0.8)  # all-reduce across domains
-    collective_latency_s: float = overhead(5e-6, 0.01)  # fixed cost of one collective (kernel launch, synchronisation)
-    iteration_overhead_s: float = overhead(5e-4, 1.0)  # scheduling, kernel launch, sampling per iteration
+    compute_scale: float = scale(1.0)  # GEMMs in serving / platform.kernels.gemm_fraction
+    attention_scale: float = scale(1.0)  # attention in serving / platform.kernels.attention_fraction
+    memory_scale: float = scale(1.0)  # HBM reads in serving / platform.kernels' weight-read and stream fractions
+    launch_scale: float = scale(1.0)  # a kernel's fixed cost in serving (CUDA graphs, fusion) / platform.kernels.kernel_floor_s
+    iteration_overhead_s: float = overhead(5e-4, 1.0)  # scheduling and sampling per iteration (CPU side)
 
 
 @dataclass
@@ -205,6 +225,8 @@ class CalibrationConfig:
     command: str = ""  # the command that produced this file
     fallback: EfficiencyConfig = field(default_factory=EfficiencyConfig)  # generations not fitted
     generations: dict[str, EfficiencyConfig] = field(default_factory=dict)
+    uncertainty: dict[str, dict[str, float]] = field(default_factory=dict)  # generation -> factor -> sd of its log
+    uncalibrated_error_pct: Optional[float] = None  # median error of a generation predicted with another's (--cross-validate)
     mtp_acceptance_rate: float = bounded(0.7, 0, 1, high_open=True)  # draft acceptance of speculative decoding when not configured
 
 
@@ -218,13 +240,15 @@ class PerfConfig:
     kind: str = "roofline"  # roofline | constant
     compute_efficiency: Optional[float] = efficiency(None)  # achieved / peak tensor FLOPS in GEMMs
     attention_efficiency: Optional[float] = efficiency(None)  # achieved / peak BF16 tensor FLOPS in attention kernels
-    memory_efficiency: Optional[float] = efficiency(None)  # achieved / peak HBM bandwidth
+    memory_efficiency: Optional[float] = efficiency(None)  # achieved / peak HBM bandwidth of KV-cache and activation streams
+    weight_read_efficiency: Optional[float] = efficiency(None)  # achieved / peak HBM bandwidth of GEMMs bound by their weights
     alltoall_scaleup_efficiency: Optional[float] = efficiency(None)  # all-to-all over NVLink / Infinity Fabric
     alltoall_scaleout_efficiency: Optional[float] = efficiency(None)  # all-to-all and KV transfers over the NICs
     allreduce_scaleup_efficiency: Optional[float] = efficiency(None)  # all-reduce inside a domain
     allreduce_scaleout_efficiency: Optional[float] = efficiency(None)  # all-reduce across domains
-    collective_latency_s: Optional[float] = overhead(None, 0.01)  # fixed cost of one collective (kernel launch, synchronisation)
-    iteration_overhead_s: Optional[float] = overhead(None, 1.0)  # scheduling, kernel launch, sampling per iteration
+    collective_latency_s: Optional[float] = overhead(None, 0.01)  # extra fixed cost per collective over the platform's measured one
+    iteration_overhead_s: Optional[float] = overhead(None, 1.0)  # scheduling and sampling per iteration
+    kernel_floor_s: Optional[float] = overhead(None, 1e-3)  # a near-empty kernel's time; null: the platform's
     constant_iteration_s: float = bounded(0.02, 1e-6, 3600, unit="s", hint="constant model: the measured time of one iteration")
     constant_per_token_s: float = bounded(0.0, 0, 1, unit="s", hint="constant model: the time each token of an iteration adds")
 
@@ -424,16 +448,3 @@ def compose_config(*overrides: str) -> SimConfig:
     register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         return to_sim_config(compose(config_name="config", overrides=list(overrides)))
-
-
-def calibrated(cfg: SimConfig) -> SimConfig:
-    """The configuration with every efficiency and acceptance rate left at None filled in from the
-    calibration (the platform's generation, or the calibration's fallback)."""
-    factors = cfg.calibration.generations.get(cfg.platform.generation, cfg.calibration.fallback)
-    perf = replace(
-        cfg.perf, **{f.name: getattr(factors, f.name) for f in fields(EfficiencyConfig) if getattr(cfg.perf, f.name) is None}
-    )
-    spec = cfg.engine.speculative
-    if spec.acceptance_rate is None:
-        spec = replace(spec, acceptance_rate=cfg.calibration.mtp_acceptance_rate)
-    return replace(cfg, perf=perf, engine=replace(cfg.engine, speculative=spec))

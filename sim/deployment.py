@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds
+from sim.config import ConfigError, SimConfig, WorkerConfig, check_bounds
+from sim.spec.efficiency import calibrated
 from sim.economics.cost import validate_cost
 from sim.network.collectives import Collectives
-from sim.serving.capacity import estimate_worker_capacity_rps
+from sim.serving.capacity import attention_ranks, estimate_worker_capacity_rps
 from sim.serving.defaults import unused_capacity, with_default_layout
 from sim.serving.fleet import WorkerMemory, check_fits, placed_models, validate_layout
 from sim.serving.perf import PerformanceModel
@@ -110,22 +111,24 @@ def build(cfg: SimConfig) -> Deployment:
         decode = pool("decode", cfg.worker, counts.workers, longest, counts.prefill_workers)
         pools = (prefill, decode)
         prefill_rps = prefill.workers * estimate_worker_capacity_rps(
-            prefill.perf, cfg.engine, prefill.memory.kv_capacity_tokens, prefill.memory.kv_fixed_tokens, mean_in, 1.0
+            prefill.perf, cfg.engine, prefill.memory.kv_capacity_tokens, prefill.memory.kv_fixed_tokens, mean_in, 1.0,
+            ranks=attention_ranks(prefill.layout),
         )
         decode_rps = decode.workers * estimate_worker_capacity_rps(
             decode.perf, cfg.engine, decode.memory.kv_capacity_tokens, decode.memory.kv_fixed_tokens, mean_in, mean_out,
-            spec.mean_tokens, prefill=False,
+            spec.mean_tokens, prefill=False, ranks=attention_ranks(decode.layout),
         )
         capacity_rps = min(prefill_rps, decode_rps)
     else:
         pools = (pool("aggregated", cfg.worker, counts.workers, longest, 0),)
         mem = pools[0].memory
         capacity_rps = counts.workers * estimate_worker_capacity_rps(
-            pools[0].perf, cfg.engine, mem.kv_capacity_tokens, mem.kv_fixed_tokens, mean_in, mean_out, spec.mean_tokens
+            pools[0].perf, cfg.engine, mem.kv_capacity_tokens, mem.kv_fixed_tokens, mean_in, mean_out, spec.mean_tokens,
+            ranks=attention_ranks(cfg.worker),
         )
     kv_bytes = model.kv_bytes_per_token(precision.kv_dtype)
     serving = pools[-1]
     unused = unused_capacity(serving.role, serving.layout.tp, platform.name, serving.perf, serving.memory,
-                             spec, cfg, serving.workers) if cfg.perf.kind == "roofline" else None
+                             spec, cfg, serving.workers, attention_ranks(serving.layout)) if cfg.perf.kind == "roofline" else None
     return Deployment(cfg, platform, model, precision, spec, pools, counts.gpus, capacity_rps, kv_bytes, sampled,
                       (unused,) if unused else ())

@@ -30,9 +30,12 @@ def check_input(name: str, spec: UncertainInputConfig) -> None:
     """Refuse a distribution that cannot be drawn from, naming the input and the fix."""
     where = f"uncertainty.inputs.{name}"
     if spec.key.startswith("calibration."):
+        factor = spec.key.rsplit(".", 1)[-1]
+        instead = {"compute_scale": "compute_efficiency", "attention_scale": "attention_efficiency", "memory_scale": "memory_efficiency",
+                   "launch_scale": "kernel_floor_s"}.get(factor, factor)
         raise ConfigError(
             f"{where}.key={spec.key}: the calibration fills the efficiencies in before uncertain inputs are drawn, so this would "
-            f"change nothing; use perf.{spec.key.rsplit('.', 1)[-1]} instead (relative=true scales the calibrated value)"
+            f"change nothing; use perf.{instead} instead (relative=true scales the calibrated value)"
         )
     if spec.kind not in KINDS:
         raise ConfigError(f"{where}.kind={spec.kind!r} is not a distribution: use one of {', '.join(KINDS)}")

@@ -74,7 +74,7 @@ CATALOGUE = [
     nonfinite("model.total_params_b"), nonfinite("workload.rate_rps", INF, *RATE), nonfinite("workload.load_fraction"),
     nonfinite("workload.slo.ttft_s"), nonfinite("workload.slo.tpot_s", "-inf"), nonfinite("engine.activation_reserve_gb"),
     nonfinite("engine.gpu_memory_utilization", INF), nonfinite("engine.speculative.acceptance_rate", NAN, *MTP),
-    nonfinite("calibration.fallback.memory_efficiency"), nonfinite("calibration.mtp_acceptance_rate", INF), nonfinite("max_sim_time_s"),
+    nonfinite("calibration.fallback.memory_scale"), nonfinite("calibration.mtp_acceptance_rate", INF), nonfinite("max_sim_time_s"),
     nonfinite("max_sim_time_s", "-inf"), nonfinite("workload.lognormal_sigma", INF),
     # --- values out of range: the key, the allowed range, the fix --------------------------------------------------------
     out_of_range("cost.pue", "0.5", "in [1, 3]"), out_of_range("cost.tco.depreciation_years", "0", "in (0, 50]", extra=TCO),
@@ -92,7 +92,7 @@ CATALOGUE = [
     out_of_range("workload.lognormal_sigma", "0"), out_of_range("worker.tp", "-1", "in [0, 4096]"), out_of_range("worker.ep", "-2"),
     out_of_range("fleet.racks", "-1", "in [1, "), out_of_range("fleet.workers", "-3"), out_of_range("fleet.max_queue_per_worker", "-1"),
     out_of_range("platform.idle_power_fraction", "1.5", "in [0, 1]"), out_of_range("seed", "-1", ">= 0"),
-    out_of_range("max_sim_time_s", "0", "> 0 s"), out_of_range("calibration.fallback.alltoall_scaleup_efficiency", "2", "in (0, 1]"),
+    out_of_range("max_sim_time_s", "0", "> 0 s"), out_of_range("platform.topology.scaleup.alltoall_efficiency", "2", "in (0, 1]"), out_of_range("calibration.fallback.compute_scale", "5", "in [0.05, 3]"),
     out_of_range("model.layers", "0", ">= 1"), out_of_range("model.kv_heads", "-8"),
     # --- implausible platforms and models: wrong units, swapped columns (overridable: allow_implausible) ----------
     implausible("platform.memory_gb", "141e9", "GB (1e9 bytes), not bytes"), implausible("platform.hbm_bw_tb_s", "4800", "TB/s, not GB/s"),
@@ -111,8 +111,8 @@ CATALOGUE = [
     # --- uncertain inputs: a misspelt field added on the command line, a key the calibration has already been read from
     ("config", ("+uncertainty.inputs.x.key=cost.pue", "+uncertainty.inputs.x.lowe=1.1"), ["uncertainty.inputs.x.lowe", "correct its spelling"]),
     ("config", ("+uncertainty.inputs.x=3",), ["uncertainty.inputs.x=3 is not an uncertain input", "+uncertainty.inputs.x.key=cost.pue"]),
-    ("config", ("uncertainty=prices", "uncertainty.inputs.demand.key=calibration.fallback.memory_efficiency"),
-     ["calibration.fallback.memory_efficiency", "would change nothing", "use perf.memory_efficiency"]),
+    ("config", ("uncertainty=prices", "uncertainty.inputs.demand.key=calibration.fallback.memory_scale"),
+     ["calibration.fallback.memory_scale", "would change nothing", "use perf.memory_efficiency"]),
     # --- sizes a run could not finish or hold: an estimate of time and memory ------------------------------------------
     ("config", ("fleet.racks=100000000",), ["fleet.racks=100000000", "in [1, 100000]"]),
     ("config", ("fleet.racks=20000",), ["1,440,000 GPUs", "360,000 workers", "GB of memory", "lower fleet.racks"]),
@@ -475,5 +475,5 @@ def is_number(kind) -> bool:
 def test_every_number_of_the_schemas_declares_its_range():
     """A new numeric field is checked by declaring its bounds: this fails until it does."""
     fields = dict(numeric_fields(SimConfig))
-    assert len(fields) > 80 and "platform.memory_gb" in fields and "calibration.fallback.alltoall_scaleup_efficiency" in fields
+    assert len(fields) > 80 and "platform.memory_gb" in fields and "platform.topology.scaleup.alltoall_efficiency" in fields
     assert [key for key, bounds in fields.items() if bounds is None] == []

@@ -135,7 +135,7 @@ def test_gpt_oss_runs_its_mxfp4_weights_on_a_gpu_without_fp4_tensor_cores():
     [
         "perf.collective_latency_s=nan", "perf.iteration_overhead_s=inf", "cost.pue=nan", "cost.pue=inf",
         "cost.tco.usd_per_kwh=nan", "cost.tco.cost_of_capital=nan", "platform.host_power_w_per_gpu=nan",
-        "workload.rate_rps=inf", "platform.price_usd_per_gpu_hour.neocloud=-inf", "calibration.fallback.memory_efficiency=nan",
+        "workload.rate_rps=inf", "platform.price_usd_per_gpu_hour.neocloud=-inf", "calibration.fallback.memory_scale=nan",
     ],
 )
 def test_nan_and_infinity_are_refused_everywhere_naming_the_key(override):

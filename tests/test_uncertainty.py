@@ -60,7 +60,7 @@ def test_a_run_takes_its_row_and_reports_the_values_drawn():
         ("uncertainty.inputs.demand.key=cost.pues", "uncertainty.inputs.demand.key=cost.pues is not a configuration key"),
         ("uncertainty.inputs.demand.key=fleet.racks", "is a whole number"),
         ("+uncertainty.inputs.gpu_price_factor.sigma=0.3", "uncertainty.inputs.gpu_price_factor.sigma means nothing to a triangular distribution"),
-        ("uncertainty.inputs.compute_efficiency_factor.key=calibration.fallback.compute_efficiency",
+        ("uncertainty.inputs.compute_efficiency_factor.key=calibration.fallback.compute_scale",
          "would change nothing; use perf.compute_efficiency instead"),
         ("uncertainty.sample=16", "uncertainty.sample=16 is not a row of the design of 16 samples"),
         ("uncertainty.inputs.demand.high=null", "a uniform distribution needs low, high; set uncertainty.inputs.demand.high"),

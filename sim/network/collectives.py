@@ -8,17 +8,18 @@ it fits in one; whole domains when it does not).
 exchanges with its tp - 1 peers, uniformly under uniform routing, so a share (n - 1)/(tp - 1) of its
 bytes goes over its scale-up port and (tp - n)/(tp - 1) over its NIC, both at once: the bandwidth part
 of its time is the larger of the two (each bytes over the port's rate times the all-to-all's achieved
-fraction for that kind of link). Its latency is the longer of the two paths (one scale-up hop; two NICs,
-one or three switches and with rail-optimised wiring the scale-up hop to the right rail) plus a cost per
-peer (a message and its completion flag to each), plus the fixed cost of launching and synchronising a
-collective.
+fraction for that kind of link). Its latency is the longer of the two paths: the fixed cost of one
+dispatch or combine on that kind of link (what microbenchmarks of the kernels measure with a token or
+two: launch, barrier, completion flags), one scale-up hop (or two NICs, one or three switches and, with
+rail-optimised wiring, the scale-up hop to the right rail) and a cost per peer.
 
 **All-reduce** (tensor-parallel layers), hierarchical: a reduce-scatter among the n GPUs of each domain,
 an all-reduce of the 1/n shards across the m domains over the NICs, an all-gather in the domain. Per byte
 of the reduced vector a GPU moves 2(n - 1)/n bytes over its port and 2(m - 1)/(m·n) over its NIC (what a
-ring moves), one phase after the other. The small all-reduces of decoding run "two-shot" (each GPU writes
-its peers' shards directly, then gathers): two shots, each a hop and a cost per peer inside the domain
-and a scale-out path and a cost per peer domain across domains, not the 2(n - 1) hops of a ring.
+ring moves); the phases are pipelined chunk by chunk, so the slower link sets the bandwidth part. Its
+latency: the fixed cost of a small all-reduce inside a domain (one-shot kernels under CUDA graphs) or
+across domains (NCCL's tree or ring over the NICs), and two shots, each a hop and a cost per peer inside
+the domain, and across domains 2(m - 1) network steps.
 
 **Alone on its links** a worker's scale-up rate is its port's bandwidth (on a full mesh the share of its
 D - 1 pair links that lead to its own peers) and its scale-out rate its NIC's, unless its leaf groups'
@@ -35,7 +36,7 @@ from sim.spec.topology import Topology
 class Collectives:
     """All-to-all and all-reduce of one worker placed on ``gpus`` (fleet-wide indices)."""
 
-    def __init__(self, topology: Topology, gpus: tuple[int, ...], collective_latency_s: float):
+    def __init__(self, topology: Topology, gpus: tuple[int, ...], extra_latency_s: float = 0.0):
         tp = len(gpus)
         per_domain: dict[int, int] = {}
         per_leaf: dict[int, int] = {}
@@ -56,9 +57,11 @@ class Collectives:
         self.scaleout_path_s = out_s  # one-way, between two of its domains
         up_messages = up_s + self.peers_up * topology.scaleup_peer_s if self.peers_up else 0.0
         out_messages = out_s + self.peers_out * topology.scaleout_peer_s if self.peers_out else 0.0
-        self.alltoall_latency_s = collective_latency_s + max(up_messages, out_messages)
-        domains_messages = out_s + (m - 1) * topology.scaleout_peer_s if m > 1 else 0.0
-        self.allreduce_latency_s = collective_latency_s + 2 * up_messages + 2 * domains_messages
+        up_alltoall = topology.scaleup_alltoall_s + up_messages if self.peers_up else 0.0
+        out_alltoall = topology.scaleout_alltoall_s + out_messages if self.peers_out else 0.0
+        self.alltoall_latency_s = extra_latency_s + max(up_alltoall, out_alltoall)
+        fixed = topology.scaleout_allreduce_s if m > 1 else topology.scaleup_allreduce_s
+        self.allreduce_latency_s = extra_latency_s + fixed + 2 * up_messages + 2 * (m - 1) * out_s
 
         # The worker's two flows, per GPU port: scale-up (its ports) and scale-out (its NICs, and the
         # uplinks of its leaf groups carrying the traffic to its peers below other leaves).
@@ -81,9 +84,9 @@ class Collectives:
                     self.scaleout_bytes_per_s = min(self.scaleout_bytes_per_s, topology.leaf_uplink_bytes_per_s / share)
 
     @classmethod
-    def alone(cls, topology: Topology, tp: int, collective_latency_s: float) -> "Collectives":
+    def alone(cls, topology: Topology, tp: int, extra_latency_s: float = 0.0) -> "Collectives":
         """A worker of ``tp`` GPUs placed alone from the first GPU of a fleet (whole domains if wider)."""
-        return cls(topology, tuple(range(tp)), collective_latency_s)
+        return cls(topology, tuple(range(tp)), extra_latency_s)
 
     @property
     def shape(self) -> tuple[float, ...]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 #: Compiled when the package is built, in dependency order: modules of ``sim.serving``.
 NATIVE_PACKAGE = "serving"
-NATIVE_MODULES = ("speculative", "perf", "engine", "router")
+NATIVE_MODULES = ("speculative", "iteration", "perf", "engine", "router")
 SHARED_LIBRARY = "sim_native__mypyc"
 
 _SOURCE_DIR = Path(__file__).resolve().parent  # this package: sim/serving

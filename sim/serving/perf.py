@@ -6,10 +6,10 @@ numbers (tokens, attention pairs, KV tokens read) and a model turns it into seco
 * :class:`RooflinePerf` derives the time from physics. Per GPU of the worker, the GEMMs take the
   larger of their FLOPs over the tensor-core rate and their weight bytes over HBM bandwidth; attention
   takes the larger of its FLOPs and the KV-cache bytes it reads; activations' passes through HBM between
-  the GEMMs cost their bytes; the collectives (MoE all-to-all, tensor-parallel all-reduce) cost their
-  bytes on each kind of link over the rate the worker gets there, plus their latencies
-  (:mod:`sim.network.collectives`); a fixed overhead covers scheduling and kernel launches.
-  :meth:`RooflinePerf.iteration_parts` gives the same time in :data:`PARTS`, each at its bound.
+  the GEMMs cost their bytes; the collectives cost their bytes on each kind of link over the rate the
+  worker gets there, plus their latencies (:mod:`sim.network.collectives`); fixed costs are every layer's
+  kernels at their floor and the engine's scheduling. Rates are what the platform's kernels achieve
+  (:mod:`sim.spec.efficiency`). :meth:`RooflinePerf.iteration_parts` gives the time in :data:`PARTS`.
 * :class:`sim.serving.constant_perf.ConstantPerf`: a fixed time per iteration plus a time per token.
 
 A run of decode-only iterations with a fixed batch is predictable: the batch's total context grows by
@@ -28,137 +28,22 @@ from typing import Protocol
 
 from sim.config import ConfigError, PerfConfig, SpeculativeConfig, WorkerConfig
 from sim.network.collectives import Collectives
+from sim.serving.iteration import PARTS, DecodeRun, Parts  # noqa: F401 (PARTS: part of this module's API)
 from sim.serving.speculative import Speculation
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
 
 _EFFICIENCIES = (
-    "compute_efficiency", "attention_efficiency", "memory_efficiency", "alltoall_scaleup_efficiency",
+    "compute_efficiency", "attention_efficiency", "memory_efficiency", "weight_read_efficiency", "alltoall_scaleup_efficiency",
     "alltoall_scaleout_efficiency", "allreduce_scaleup_efficiency", "allreduce_scaleout_efficiency",
 )
 
-#: An iteration's time in parts, in seconds (they add up to it), then the bytes one GPU moves over its
-#: scale-up port and its NIC (the mean over the worker's GPUs): the fields of :class:`Parts`.
-PARTS = (
-    "gemm_compute_s", "gemm_memory_s", "attention_compute_s", "attention_memory_s", "activation_memory_s",
-    "alltoall_link_s", "alltoall_latency_s", "allreduce_link_s", "allreduce_latency_s", "overhead_s", "scaleup_bytes", "scaleout_bytes",
-)
-
-
-class Parts:
-    """An iteration's (or many iterations') time in :data:`PARTS`, each at its bound (plain floats: cheap to add)."""
-
-    __slots__ = PARTS
-
-    def __init__(self) -> None:
-        self.gemm_compute_s = self.gemm_memory_s = self.attention_compute_s = self.attention_memory_s = self.activation_memory_s = 0.0
-        self.alltoall_link_s = self.alltoall_latency_s = self.allreduce_link_s = self.allreduce_latency_s = 0.0
-        self.overhead_s = self.scaleup_bytes = self.scaleout_bytes = 0.0
-
-    def seconds(self) -> float:
-        return (
-            self.gemm_compute_s + self.gemm_memory_s + self.attention_compute_s + self.attention_memory_s + self.activation_memory_s + self.alltoall_link_s
-            + self.alltoall_latency_s + self.allreduce_link_s + self.allreduce_latency_s + self.overhead_s
-        )
-
-    def add(self, other: "Parts", times: float) -> None:
-        self.gemm_compute_s += times * other.gemm_compute_s
-        self.gemm_memory_s += times * other.gemm_memory_s
-        self.attention_compute_s += times * other.attention_compute_s
-        self.attention_memory_s += times * other.attention_memory_s
-        self.activation_memory_s += times * other.activation_memory_s
-        self.alltoall_link_s += times * other.alltoall_link_s
-        self.alltoall_latency_s += times * other.alltoall_latency_s
-        self.allreduce_link_s += times * other.allreduce_link_s
-        self.allreduce_latency_s += times * other.allreduce_latency_s
-        self.overhead_s += times * other.overhead_s
-        self.scaleup_bytes += times * other.scaleup_bytes
-        self.scaleout_bytes += times * other.scaleout_bytes
-
-    def add_gemm(self, compute_s: float, memory_s: float) -> None:  # the larger, at its bound
-        if compute_s >= memory_s:
-            self.gemm_compute_s += compute_s
-        else:
-            self.gemm_memory_s += memory_s
-
-    def values(self) -> list[float]:
-        return [getattr(self, name) for name in PARTS]
-
-
-def _calibrated_value(cfg: PerfConfig, key: str) -> float:
-    """A factor of the roofline model; None means the calibration did not fill it in."""
+def _calibrated_value(cfg: PerfConfig, key: str) -> float:  # None: the calibration did not fill it in
     value = getattr(cfg, key)
     if value is None:
         raise ConfigError(f"perf.{key} is unset: build the deployment with sim.simulation.build (which applies the calibration) or set it")
     return float(value)
-
-
-class DecodeRun:
-    """Decode-only iterations i = 0, 1, ... taking ``c + max(p1 + q1·i, p2 + q2·i)`` seconds each.
-
-    Stored as at most two pieces, split where the two lines cross: iteration i takes ``a + q·i`` before
-    the crossing index and ``a2 + q2·(i - cross)`` from it on (``cross`` is None for one piece).
-    ``parts``: the constant ``c`` split into :data:`PARTS` (None if the model does not say).
-    """
-
-    __slots__ = ("a", "q", "cross", "cross_s", "a2", "q2", "c", "swapped", "parts")
-
-    def __init__(self, c: float, p1: float, q1: float, p2: float, q2: float, parts: Parts | None = None):
-        self.c, self.parts = c, parts
-        self.swapped = p1 < p2 or (p1 == p2 and q1 < q2)
-        if self.swapped:
-            p1, q1, p2, q2 = p2, q2, p1, q1  # line 1 is the larger at i = 0
-        self.a, self.q = c + p1, q1
-        if q2 <= q1:
-            self.cross = None
-        else:
-            cross = math.ceil((p1 - p2) / (q2 - q1))  # first index where line 2 is at least line 1
-            self.cross = cross
-            self.cross_s = self.a * cross + q1 * cross * (cross - 1) / 2
-            self.a2, self.q2 = c + p2 + q2 * cross, q2
-
-    def elapsed_s(self, k: int) -> float:
-        """Seconds taken by the first ``k`` iterations."""
-        cross = self.cross
-        if cross is None or k <= cross:
-            return self.a * k + self.q * k * (k - 1) / 2
-        j = k - cross
-        return self.cross_s + self.a2 * j + self.q2 * j * (j - 1) / 2
-
-    def lines_s(self, k: int, elapsed_s: float) -> tuple[float, float]:
-        """Seconds the first ``k`` iterations (``elapsed_s``) spend on the max() term: on line 1, on line 2."""
-        cross = self.cross
-        on_first = elapsed_s - self.c * k
-        on_second = 0.0
-        if cross is not None and k > cross:
-            on_first = self.cross_s - self.c * cross
-            on_second = elapsed_s - self.cross_s - self.c * (k - cross)
-        return (on_second, on_first) if self.swapped else (on_first, on_second)
-
-    def boundary(self, elapsed_s: float) -> tuple[int, float]:
-        """The first iteration boundary at or after ``elapsed_s``: the smallest k >= 1 whose first k
-        iterations take at least ``elapsed_s`` seconds, and those seconds."""
-        if self.cross is not None and elapsed_s > self.cross_s:
-            base_k, x, a, q = self.cross, elapsed_s - self.cross_s, self.a2, self.q2
-        else:
-            base_k, x, a, q = 0, elapsed_s, self.a, self.q
-        if q > 0:  # solve a·k + q·k(k-1)/2 = x for k
-            b = a - q / 2
-            root = (-b + math.sqrt(b * b + 2 * q * x)) / q
-        else:
-            root = x / a
-        done = max(1, base_k + math.ceil(root - 1e-9))
-        t = self.elapsed_s(done)
-        while t < elapsed_s:  # guard against rounding in the root
-            done += 1
-            t = self.elapsed_s(done)
-        while done > 1:
-            before = self.elapsed_s(done - 1)
-            if before < elapsed_s:
-                break
-            done, t = done - 1, before
-        return done, t
 
 
 class PerformanceModel(Protocol):
@@ -221,7 +106,7 @@ class RooflinePerf:
         collectives: Collectives | None = None,
     ):
         # their ranges are checked on the schema (perf.* and calibration.*), before the calibration fills them in
-        factors = {key: _calibrated_value(cfg, key) for key in _EFFICIENCIES + ("iteration_overhead_s", "collective_latency_s")}
+        factors = {key: _calibrated_value(cfg, key) for key in _EFFICIENCIES + ("iteration_overhead_s", "collective_latency_s", "kernel_floor_s")}
         spec = spec or Speculation(SpeculativeConfig())
         comm = collectives or Collectives.alone(platform.topology, worker.tp, factors["collective_latency_s"])
         tp = worker.tp
@@ -233,8 +118,12 @@ class RooflinePerf:
         self.gemm_flops_per_s = platform.peak_flops(precision.compute_dtype) * factors["compute_efficiency"]
         # Attention kernels run in BF16 (the KV cache is dequantised on load).
         self.attn_flops_per_s = platform.peak_flops("bf16") * factors["attention_efficiency"]
-        self.hbm_bytes_per_s = platform.hbm_bytes_per_s * factors["memory_efficiency"]
-        self.overhead_s = factors["iteration_overhead_s"]
+        self.hbm_bytes_per_s = platform.hbm_bytes_per_s * factors["memory_efficiency"]  # KV cache, activations
+        self.weight_bytes_per_s = platform.hbm_bytes_per_s * factors["weight_read_efficiency"]  # GEMMs bound by their weights
+        # Fixed costs: the kernels of every layer at their floor (launch gap, ramp), once per pass through the
+        # layers (a draft pass: its share of them), and the engine's scheduling and sampling once per iteration.
+        self.layers_fixed_s = model.cfg.layers * model.kernels_per_layer() * factors["kernel_floor_s"]
+        self.overhead_s = factors["iteration_overhead_s"] + self.layers_fixed_s
         self.weight_reads = 2.0 if self.overlap else 1.0  # two micro-batches read the weights twice
 
         # Per GPU. Read every iteration: the non-expert weights (all of them with dp_attn, 1/tp without)
@@ -266,12 +155,12 @@ class RooflinePerf:
 
         # Communication per token of the worker, per GPU. Tensor-parallel attention all-reduces every
         # layer's BF16 output, and dense MLPs theirs. With ep > 1 a MoE layer's all-to-all: each rank
-        # dispatches its 1/tp of the tokens to their top-k experts and receives their outputs back, the
-        # (ep-1)/ep held by other groups crossing a link; without it, MoE layers all-reduce.
+        # dispatches its 1/tp of the tokens, a copy per routed expert held by another group
+        # (ModelArch.moe_copies_sent), and receives their outputs back; without it, MoE layers all-reduce.
         layers = model.cfg.layers
         if model.is_moe and ep > 1:
-            exchanged = model.moe_dispatch_bytes_per_token(precision.activation_dtype) + model.moe_combine_bytes_per_token()
-            moe_bytes_per_token = exchanged / tp * (ep - 1) / ep
+            copy = model.moe_dispatch_bytes_per_token(precision.activation_dtype) + model.moe_combine_bytes_per_token()
+            moe_bytes_per_token = copy * model.moe_copies_sent(ep) / tp
             alltoalls = 2 * model.moe_layers
             allreduces = 0 if dp or tp == 1 else layers + model.dense_layers
         else:
@@ -279,16 +168,13 @@ class RooflinePerf:
             alltoalls = 0
             allreduces = 0 if dp or tp == 1 else layers + model.dense_layers + model.moe_layers
         vector = model.cfg.hidden * 2.0  # the BF16 hidden state of one token
-        self.a2a_up_per_token = moe_bytes_per_token * comm.alltoall_up_share
-        self.a2a_out_per_token = moe_bytes_per_token * comm.alltoall_out_share
+        self.a2a_up_per_token, self.a2a_out_per_token = moe_bytes_per_token * comm.alltoall_up_share, moe_bytes_per_token * comm.alltoall_out_share
         self.ar_up_per_token = allreduces * vector * comm.allreduce_up_factor
         self.ar_out_per_token = allreduces * vector * comm.allreduce_out_factor
-        self.alltoall_latency_s = alltoalls * comm.alltoall_latency_s * self.weight_reads  # per micro-batch
-        self.allreduce_latency_s = allreduces * comm.allreduce_latency_s * self.weight_reads
+        self.alltoall_latency_s, self.allreduce_latency_s = alltoalls * comm.alltoall_latency_s * self.weight_reads, allreduces * comm.allreduce_latency_s * self.weight_reads
         self.a2a_up_eff, self.a2a_out_eff = factors["alltoall_scaleup_efficiency"], factors["alltoall_scaleout_efficiency"]
         self.ar_up_eff, self.ar_out_eff = factors["allreduce_scaleup_efficiency"], factors["allreduce_scaleout_efficiency"]
-        self.scaleup_bytes_per_s = comm.scaleup_bytes_per_s  # per GPU port: alone, or the fabric's share
-        self.scaleout_bytes_per_s = comm.scaleout_bytes_per_s
+        self.scaleup_bytes_per_s, self.scaleout_bytes_per_s = comm.scaleup_bytes_per_s, comm.scaleout_bytes_per_s  # per GPU port: alone, or the fabric's share
 
         # Speculative decoding: query tokens per decode request, and the draft passes' share of a layer.
         self.query_tokens = spec.query_tokens
@@ -335,7 +221,7 @@ class RooflinePerf:
                 return cached
         f, b, reads = self.gemm_flops_per_s, self.hbm_bytes_per_s, self.weight_reads
         parts = Parts()
-        parts.add_gemm(share * tokens * self.dense_flops_per_token / f, reads * self.dense_bytes / b)
+        parts.add_gemm(share * tokens * self.dense_flops_per_token / f, reads * self.dense_bytes / self.weight_bytes_per_s)
         experts_c, experts_m, imbalance = self._expert_cache.get(tokens) or self._experts(tokens)
         if experts_c or experts_m:
             parts.add_gemm(experts_c, experts_m * reads)
@@ -344,7 +230,7 @@ class RooflinePerf:
         a2a = share * tokens * imbalance  # tokens the busiest GPU exchanges
         up, out = self.scaleup_bytes_per_s, self.scaleout_bytes_per_s
         parts.alltoall_link_s = max(a2a * self.a2a_up_per_token / (self.a2a_up_eff * up), a2a * self.a2a_out_per_token / (self.a2a_out_eff * out))
-        parts.allreduce_link_s = tokens * (self.ar_up_per_token / (self.ar_up_eff * up) + self.ar_out_per_token / (self.ar_out_eff * out))
+        parts.allreduce_link_s = tokens * max(self.ar_up_per_token / (self.ar_up_eff * up), self.ar_out_per_token / (self.ar_out_eff * out))
         parts.alltoall_latency_s = self.alltoall_latency_s if tokens else 0.0
         parts.allreduce_latency_s = self.allreduce_latency_s if tokens else 0.0
         if self.overlap:  # what the other micro-batch's GEMMs hide is not waited for
@@ -368,7 +254,7 @@ class RooflinePerf:
             routings = tokens * self.model.cfg.top_k * imbalance
             costs = (
                 routings * self.expert_flops_per_routing / self.gemm_flops_per_s,
-                self.experts_hit(tokens) * self.expert_bytes / self.hbm_bytes_per_s,
+                self.experts_hit(tokens) * self.expert_bytes / self.weight_bytes_per_s,
                 imbalance,
             )
         self._expert_cache[tokens] = costs
@@ -377,7 +263,7 @@ class RooflinePerf:
     def _add_head(self, parts: Parts, sampled: int, times: float) -> None:
         """The output head for ``sampled`` tokens, ``times`` over (a prompt's one sampled token is neglected)."""
         if sampled:
-            parts.add_gemm(times * sampled * self.head_flops_per_token / self.gemm_flops_per_s, times * self.head_bytes / self.hbm_bytes_per_s)
+            parts.add_gemm(times * sampled * self.head_flops_per_token / self.gemm_flops_per_s, times * self.head_bytes / self.weight_bytes_per_s)
 
     def busiest_share(self, requests: int) -> float:
         """With dp_attn: the busiest GPU's part of the batch over the even part, when its ``requests``
@@ -402,7 +288,7 @@ class RooflinePerf:
         if d and decode_tokens:
             w = d * self.draft_share
             parts.add(self.layer_parts(decode_tokens, share), w)
-            parts.overhead_s += w * self.overhead_s
+            parts.overhead_s += w * self.layers_fixed_s
             self._add_head(parts, decode_tokens, float(d))
         draft = d * self.draft_share
         attn_flops = share * (

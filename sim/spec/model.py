@@ -33,6 +33,16 @@ def gated_intermediate_bytes(activation_dtype: str) -> float:
     return 2 * (2 * bf16) + 2 * BYTES_PER_ELEMENT[activation_dtype]
 
 
+def copies_sent(ranks: int, top_k: int) -> float:
+    """Copies of a token a MoE dispatch sends to the other ``ranks`` - 1 expert-parallel ranks (and a combine
+    gets back): one per routed expert held elsewhere, k (ranks - 1)/ranks under uniform routing, as the
+    low-latency kernels of decoding send them (DeepEP low-latency, TensorRT-LLM's one-sided all-to-all:
+    ``data/reference/collective_ops.csv`` C009-C020, C027-C033). Throughput kernels (DeepEP normal, MoRI) send a
+    token once per rank holding any of its experts, (ranks - 1)(1 - (1 - 1/ranks)^k) copies: fewer bytes for
+    prefill, which this count over-prices (C001-C008, C036-C038)."""
+    return top_k * (ranks - 1) / ranks if ranks > 1 else 0.0
+
+
 def validate_model(cfg: ModelConfig) -> None:
     """Reject shapes that do not describe a transformer, naming the field to fix (each number's own range
     is checked on the schema; here, how they fit together), and published totals the shapes disagree with."""
@@ -228,12 +238,26 @@ class ModelArch:
         return (self.non_expert_params + self.routed_expert_params) * b + self.embedding_params * 2.0
 
     def moe_dispatch_bytes_per_token(self, activation_dtype: str) -> float:
-        """Bytes one token sends to its top-k experts over all MoE layers (hidden state at ``activation_dtype``)."""
-        return self.moe_layers * self.cfg.top_k * self.cfg.hidden * BYTES_PER_ELEMENT[activation_dtype]
+        """Bytes of one copy of a token's hidden state dispatched over all MoE layers (at ``activation_dtype``)."""
+        return self.moe_layers * self.cfg.hidden * BYTES_PER_ELEMENT[activation_dtype]
 
     def moe_combine_bytes_per_token(self) -> float:
-        """Bytes the top-k expert outputs of one token send back over all MoE layers (BF16)."""
-        return self.moe_layers * self.cfg.top_k * self.cfg.hidden * BYTES_PER_ELEMENT["bf16"]
+        """Bytes of one copy of a token's combined expert outputs sent back over all MoE layers (BF16)."""
+        return self.moe_layers * self.cfg.hidden * BYTES_PER_ELEMENT["bf16"]
+
+    def moe_copies_sent(self, ep: int) -> float:
+        """Copies of a token a dispatch sends to the other ``ep`` - 1 expert-parallel ranks: :func:`copies_sent`."""
+        return copies_sent(ep, self.cfg.top_k)
+
+    def kernels_per_layer(self) -> float:
+        """Kernels one pass through a layer launches, on average over the layers, as serving engines fuse them:
+        attention (norm, QKV projection, attention, output projection; MLA adds its latent norms and
+        up-projection), and a dense MLP (norm, gate-up, activation, down) or a MoE block (norm, router,
+        top-k, the experts' gate-up, activation and down, the weighted sum; shared experts three more).
+        Dispatch and combine are priced as collectives (:mod:`sim.network.collectives`)."""
+        attention = 4 + (2 if self.is_mla else 0)
+        moe = 7 + (3 if self.cfg.n_shared_experts else 0)
+        return attention + (self.moe_layers * moe + self.dense_layers * 4) / self.cfg.layers
 
     # --- activation traffic ------------------------------------------------------------------
     def hidden_state_bytes_per_token(self) -> float:

@@ -40,6 +40,11 @@ class Topology:
     nic_latency_s: float  # each end
     switch_latency_s: float  # per switch crossed
     scaleout_peer_s: float  # a collective's extra time per peer across the network
+    # the fixed cost of one collective of each kind (launch, synchronisation), as microbenchmarks measure it
+    scaleup_alltoall_s: float = 20e-6
+    scaleup_allreduce_s: float = 5e-6
+    scaleout_alltoall_s: float = 60e-6
+    scaleout_allreduce_s: float = 20e-6
 
     @classmethod
     def from_config(cls, cfg: PlatformConfig) -> "Topology":
@@ -81,6 +86,10 @@ class Topology:
             nic_latency_s=out.nic_latency_s,
             switch_latency_s=out.switch_latency_s,
             scaleout_peer_s=out.peer_latency_s,
+            scaleup_alltoall_s=up.alltoall_latency_s,
+            scaleup_allreduce_s=up.allreduce_latency_s,
+            scaleout_alltoall_s=out.alltoall_latency_s,
+            scaleout_allreduce_s=out.allreduce_latency_s,
         )
 
     def domain(self, gpu: int) -> int:

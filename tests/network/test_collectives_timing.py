@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import calibrated
+from sim.spec.efficiency import calibrated
 from sim.serving.perf import RooflinePerf
 from sim.simulation import build
 from sim.spec.model import ModelArch
@@ -22,13 +22,14 @@ def roofline(*overrides):
 @pytest.mark.parametrize("tokens", [8, 256, 4096])
 def test_an_all_to_all_on_a_non_blocking_switch_is_its_bytes_over_the_port_plus_its_latencies(tokens):
     """DeepSeek-R1 on 8 B200 (ep = 8) inside one NVSwitch domain: the busiest GPU exchanges its share of
-    the tokens' top-8 hidden states (FP4 out, BF16 back) with 7 of 8 expert groups, times the imbalance;
-    each of the 116 collectives costs the fixed latency, one hop and one message per peer."""
+    the tokens' hidden states (FP4 out, BF16 back), one copy per top-8 expert on the 7 other ranks, times the imbalance;
+    each of the 116 collectives costs the platform's measured fixed cost of a dispatch or combine, one hop and
+    one message per peer."""
     perf, cfg, platform = roofline("platform=b200", "model=deepseek_r1", "precision=fp4", "worker.tp=8", "worker.dp_attn=true")
     topo = platform.topology
     per_token = 58 * 8 * 7168 * (0.5625 + 2.0) / 8 * 7 / 8
     seconds = tokens * per_token * perf.moe_imbalance(tokens) / (cfg.perf.alltoall_scaleup_efficiency * topo.scaleup_bytes_per_s)
-    latency = 116 * (cfg.perf.collective_latency_s + topo.scaleup_hop_s + 7 * topo.scaleup_peer_s)
+    latency = 116 * (cfg.perf.collective_latency_s + topo.scaleup_alltoall_s + topo.scaleup_hop_s + 7 * topo.scaleup_peer_s)
     parts = perf.layer_parts(tokens)
     assert parts.alltoall_link_s == pytest.approx(seconds, rel=1e-12) and parts.alltoall_latency_s == pytest.approx(latency, rel=1e-12)
 
@@ -40,7 +41,9 @@ def test_the_same_expert_parallel_width_costs_more_over_the_scale_out_network_th
     nvl = build(make_config("platform=gb200_nvl72", *layout)).perf
     for tokens in (32, 1024, 8192):
         h, n = hgx.layer_parts(tokens), nvl.layer_parts(tokens)
-        assert h.alltoall_link_s > 2 * n.alltoall_link_s and h.alltoall_latency_s > n.alltoall_latency_s
+        assert h.alltoall_link_s > 2 * n.alltoall_link_s
+    # (the fixed costs are the measured kernels': DeepEP's low-latency dispatch across nodes has less than
+    # TensorRT-LLM's one-sided NVLink kernel, collective_ops.csv C009-C012 and C027-C028)
     # where bandwidth dominates, the ratio approaches that of the links (NVLink 900 GB/s, NIC 50 GB/s),
     # less the 7/31 of the bytes that stay inside each HGX node
     big = hgx.layer_parts(65536).alltoall_link_s / nvl.layer_parts(65536).alltoall_link_s

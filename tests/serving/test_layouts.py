@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import ConfigError, EfficiencyConfig, SpeculativeConfig, calibrated
+from sim.config import ConfigError, EfficiencyConfig, SpeculativeConfig
+from sim.spec.efficiency import calibrated
 from sim.serving.fleet import worker_memory
 from sim.serving.perf import RooflinePerf
 from sim.serving.speculative import Speculation
@@ -47,7 +48,7 @@ def test_dp_attn_reads_only_its_requests_cache_and_drops_the_attention_all_reduc
     assert dp.ar_up_per_token == 0 and tp.ar_up_per_token > 0
     assert dp.a2a_up_per_token == pytest.approx(tp.a2a_up_per_token)
     # a long-context decode batch is cheaper with dp_attn (1/8 of the KV read, though all non-expert weights are read)
-    assert dp.iteration_time_s(0, 0, 0, 64, 64 * 30000) < 0.8 * tp.iteration_time_s(0, 0, 0, 64, 64 * 30000)
+    assert dp.iteration_time_s(0, 0, 0, 64, 64 * 30000) < 0.9 * tp.iteration_time_s(0, 0, 0, 64, 64 * 30000)
     # the busiest GPU holds ceil(B/tp) requests
     assert dp.busiest_share(9) == pytest.approx(2 * 8 / 9) and dp.busiest_share(64) == 1.0 and tp.busiest_share(9) == 1.0
 
@@ -173,15 +174,23 @@ def test_bad_layouts_are_refused_before_simulating(overrides, message):
     assert message in str(err.value)
 
 
-def test_calibration_fills_unset_factors_by_generation_and_explicit_values_win():
+def test_calibration_scales_the_platforms_kernels_by_generation_and_explicit_values_win():
     cfg = make_config("platform=h200", "precision=fp8", "calibration=uncalibrated")
-    cfg.calibration.generations["hopper"] = EfficiencyConfig(compute_efficiency=0.33, memory_efficiency=0.44)
-    assert calibrated(cfg).perf.compute_efficiency == 0.33 and calibrated(cfg).perf.memory_efficiency == 0.44
+    kernels = cfg.platform.kernels
+    cfg.calibration.generations["hopper"] = EfficiencyConfig(compute_scale=0.5, memory_scale=0.8, launch_scale=0.25)
+    perf = calibrated(cfg).perf
+    assert perf.compute_efficiency == pytest.approx(0.5 * kernels.gemm_fraction["fp8"])
+    assert perf.weight_read_efficiency == pytest.approx(0.8 * kernels.weight_read_fraction["fp8"])
+    assert perf.memory_efficiency == pytest.approx(0.8 * kernels.stream_fraction)
+    assert perf.kernel_floor_s == pytest.approx(0.25 * kernels.kernel_floor_s)
+    assert perf.alltoall_scaleup_efficiency == cfg.platform.topology.scaleup.alltoall_efficiency
     cfg.perf.compute_efficiency = 0.2  # set explicitly: wins over the calibration
     assert calibrated(cfg).perf.compute_efficiency == 0.2
-    blackwell = make_config("calibration=uncalibrated")
-    blackwell.calibration.generations["hopper"] = EfficiencyConfig(compute_efficiency=0.33)
-    assert calibrated(blackwell).perf.compute_efficiency == blackwell.calibration.fallback.compute_efficiency
+    blackwell = make_config("calibration=uncalibrated", "precision=fp4")
+    blackwell.calibration.generations["hopper"] = EfficiencyConfig(compute_scale=0.5)
+    assert calibrated(blackwell).perf.compute_efficiency == blackwell.platform.kernels.gemm_fraction["fp4"]
+    gpt_oss_on_hopper = make_config("platform=h100", "precision=mxfp4", "calibration=uncalibrated")  # FP4 weights: the nearest wider type's
+    assert calibrated(gpt_oss_on_hopper).perf.weight_read_efficiency == gpt_oss_on_hopper.platform.kernels.weight_read_fraction["fp8"]
     assert calibrated(make_config("engine.speculative.method=mtp")).engine.speculative.acceptance_rate == (
         make_config().calibration.mtp_acceptance_rate
     )

@@ -1,0 +1,69 @@
+"""The efficiencies a run's performance model uses, and where each comes from.
+
+Three sources, most specific first:
+
+1. what the user set (``perf.*``): achieved / peak, taken as given;
+2. the platform's measured kernels and collectives (``platform.kernels``, ``platform.topology``): what published
+   microbenchmarks of serving kernels and collective libraries achieve on that GPU generation and fabric
+   (``data/reference/kernel_ops.csv``, ``collective_ops.csv``; each value cited in the platform's YAML);
+3. the calibration's serving scales for the platform's generation (``calibration.generations``, else its
+   ``fallback``): how much of the kernels' figures a serving stack keeps, fitted end to end
+   (``python -m sim.calibrate``; 1 means the microbenchmarks hold in serving), and the per-iteration overhead.
+
+A GEMM computes at its widest operand's type and reads weights of the weight type: the compute fraction is
+looked up by the first, the weight-read fraction by the second. A type the platform's table lacks takes the
+nearest wider type's figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sim.config import ConfigError, KernelConfig, SimConfig
+from sim.spec.precision import Precision
+
+_WIDER = {"fp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"), "bf16": ("bf16", "fp8")}
+
+
+def kernel_fraction(table: dict[str, float], dtype: str, what: str, platform: str) -> float:
+    """The platform's fraction for ``dtype`` (or the nearest wider type it lists)."""
+    for candidate in _WIDER[dtype]:
+        if candidate in table:
+            return float(table[candidate])
+    raise ConfigError(
+        f"platform.kernels.{what} of {platform} lists no {dtype} (has {sorted(table) or 'nothing'}); add platform.kernels.{what}.{dtype}"
+    )
+
+
+def served_efficiencies(kernels: KernelConfig, precision: Precision, scales, platform: str) -> dict[str, float]:
+    """Achieved / peak of the GEMMs, attention and HBM streams in serving: the kernels' fractions times the
+    calibration's scales (at most 1)."""
+    return {
+        "compute_efficiency": min(1.0, kernel_fraction(kernels.gemm_fraction, precision.compute_dtype, "gemm_fraction", platform) * scales.compute_scale),
+        "weight_read_efficiency": min(1.0, kernel_fraction(kernels.weight_read_fraction, precision.weight_dtype, "weight_read_fraction", platform) * scales.memory_scale),
+        "memory_efficiency": min(1.0, kernels.stream_fraction * scales.memory_scale),
+        "attention_efficiency": min(1.0, kernels.attention_fraction * scales.attention_scale),
+    }
+
+
+def calibrated(cfg: SimConfig) -> SimConfig:
+    """The configuration with every efficiency, latency and acceptance rate left at None filled in: from the
+    platform's measured kernels and fabric, scaled by the calibration of its generation."""
+    scales = cfg.calibration.generations.get(cfg.platform.generation, cfg.calibration.fallback)
+    topology = cfg.platform.topology
+    precision = Precision.from_config(cfg.precision)
+    found = served_efficiencies(cfg.platform.kernels, precision, scales, cfg.platform.name) if cfg.perf.kind == "roofline" else {}
+    found.update(
+        alltoall_scaleup_efficiency=topology.scaleup.alltoall_efficiency,
+        alltoall_scaleout_efficiency=topology.scaleout.alltoall_efficiency,
+        allreduce_scaleup_efficiency=topology.scaleup.allreduce_efficiency,
+        allreduce_scaleout_efficiency=topology.scaleout.allreduce_efficiency,
+        collective_latency_s=0.0,
+        iteration_overhead_s=scales.iteration_overhead_s,
+        kernel_floor_s=cfg.platform.kernels.kernel_floor_s * scales.launch_scale,
+    )
+    perf = replace(cfg.perf, **{key: value for key, value in found.items() if getattr(cfg.perf, key) is None})
+    spec = cfg.engine.speculative
+    if spec.acceptance_rate is None:
+        spec = replace(spec, acceptance_rate=cfg.calibration.mtp_acceptance_rate)
+    return replace(cfg, perf=perf, engine=replace(cfg.engine, speculative=spec))
