@@ -26,6 +26,7 @@ from sim.measurement import MIN_WINDOW_REQUESTS, completed_in, confidence_metric
 from sim.metrics import identity, latency_and_tokens
 from sim.progress import Progress
 from sim.network.fabric import Fabric
+from sim.serving.capacity import attention_ranks
 from sim.serving.engine import Engine
 from sim.serving.flows import WorkerLinks, shared_workers, start_kv_transfer
 from sim.serving.fleet import build_perf_model
@@ -80,6 +81,7 @@ class Simulation:
                     spec=deployment.spec,
                     role=pool.role,
                     on_busy=links.on_busy if links is not None else None,
+                    attention_ranks=attention_ranks(pool.layout),
                 )
                 if links is not None:
                     links.engine = engine

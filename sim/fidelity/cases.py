@@ -205,7 +205,10 @@ def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_
     # The engine's batch limit is the deployment's, not a default: every client can be in flight on the
     # workers of either pool.
     workers = min(case.decode_workers, case.prefill_workers) if case.disagg else case.decode_workers
-    batch = max(1, -(-case.concurrency // workers))
+    # The engine's limits are per attention rank (sim.serving.capacity.attention_ranks): split over the ranks of
+    # the pool with the fewest.
+    ranks = min(case.decode_tp if case.decode_dp_attn else 1, (case.prefill_tp if case.prefill_dp_attn else 1) if case.disagg else 1 << 30)
+    batch = max(1, -(-case.concurrency // (workers * ranks)))
     # and the token budget holds the whole batch decoding: 1 + d query tokens per request with MTP
     query_tokens = 1 + (SpeculativeConfig().draft_tokens if case.spec_decode == "mtp" else 0)
     overrides = [

@@ -73,10 +73,11 @@ class Layout:
         )
 
     def batch_limit(self, concurrency: int) -> int:
-        """Requests per worker the engine admits: enough for every client to be in flight on the
-        smaller pool (as :func:`sim.fidelity.cases.case_overrides` sets it for a measured case)."""
+        """Requests per attention rank the engine admits (``engine.max_batch_size``): enough for every client to be
+        in flight on the smaller pool (as :func:`sim.fidelity.cases.case_overrides` sets it for a measured case)."""
         workers = min(self.workers, self.prefill_workers) if self.disagg else self.workers
-        return max(1, -(-concurrency // workers))
+        ranks = min(self.tp if self.dp_attn else 1, (self.prefill_tp if self.prefill_dp_attn else 1) if self.disagg else 1 << 30)
+        return max(1, -(-concurrency // (workers * ranks)))
 
     def config(self, base: SimConfig, concurrency: int, requests_per_client: int = REQUESTS_PER_CLIENT) -> SimConfig:
         """``base`` (a benchmark-mode configuration) serving ``concurrency`` clients on this layout."""

@@ -114,10 +114,11 @@ def with_default_layout(cfg: SimConfig, platform: Platform, model: ModelArch, pr
     return cfg
 
 
-def unused_capacity(role: str, tp: int, platform_name: str, perf, memory, spec: Speculation, cfg: SimConfig, workers: int) -> str | None:
-    """The warning for a worker whose batch limit leaves most of its KV cache unused under load, when a
-    batch at least four times larger would still meet the workload's TPOT limit (None if not)."""
-    wl, cap = cfg.workload, cfg.engine.max_batch_size
+def unused_capacity(role: str, tp: int, platform_name: str, perf, memory, spec: Speculation, cfg: SimConfig, workers: int,
+                    ranks: int = 1) -> str | None:
+    """The warning for a worker whose batch limit (per attention rank, times its ``ranks``) leaves most of its KV
+    cache unused under load, when a batch at least four times larger would still meet the workload's TPOT limit."""
+    wl, cap = cfg.workload, cfg.engine.max_batch_size * ranks
     mean_in = mean_length(wl.input_tokens, wl.length_dist, wl.lognormal_sigma)
     mean_out = mean_length(wl.output_tokens, wl.length_dist, wl.lognormal_sigma)
     held = int(memory.kv_capacity_tokens / (mean_in + mean_out / 2 + memory.kv_fixed_tokens))
@@ -137,7 +138,8 @@ def unused_capacity(role: str, tp: int, platform_name: str, perf, memory, spec: 
         usable = hi
     if usable < UNUSED_FACTOR * cap:
         return None
-    return (f"engine.max_batch_size={cap} caps each {role} worker of {tp} x {platform_name} at {cap} requests in flight, but its "
+    per_rank = f" per attention rank ({ranks} ranks)" if ranks > 1 else ""
+    return (f"engine.max_batch_size={cfg.engine.max_batch_size}{per_rank} caps each {role} worker of {tp} x {platform_name} at {cap} requests in flight, but its "
             f"KV cache holds about {held:,} of this workload's requests and about {usable:,} would still meet its "
             f"{1000 * wl.slo.tpot_s:g} ms time per output token: under load most of its throughput goes unused; raise "
             f"engine.max_batch_size or use smaller workers")

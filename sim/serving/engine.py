@@ -3,6 +3,7 @@
 A worker (``tp`` GPUs holding one model replica) runs iterations back to back while it has work. Each
 iteration carries one decode token (1 + d with d draft tokens) for every request that has finished its
 prefill and fills the rest of its token budget with prefill chunks (of admitted requests first, then of new ones from its FIFO queue).
+With attention data parallelism the batch limit and the token budget are each rank's, times its ranks.
 A request is admitted while the batch has a free slot and its prompt (plus its first output token) fits in
 the free KV cache; when a decode step's growth does not fit, the latest admitted request is preempted and
 requeued at the head, to recompute what it had. A prompt's last chunk samples its first token (its TTFT).
@@ -12,7 +13,8 @@ context grows by one token per request per iteration): with ``engine.event_skipp
 timed in closed form (:class:`sim.serving.perf.DecodeRun`). A request arriving during the run, or a
 change of the rates of the worker's shared links (:meth:`Engine.replan`), takes effect at the next
 iteration boundary: the engine moves its wake-up to the end of the iteration in progress and plans again
-there, exactly as stepping iteration by iteration would (to the rounding of summed iteration times).
+there, exactly as stepping iteration by iteration would (to the rounding of summed iteration times). An
+iteration with prefill in progress finishes its work at the new rates (:meth:`Engine._retime_mixed`).
 
 O(1) bookkeeping. The engine keeps a decode clock (``step``) and a running total of the GPU-seconds
 charged to one decode token; a decoding request stores its finish step and the total when it joined, so
@@ -30,7 +32,8 @@ from typing import Callable
 
 from sim.clock import FleetEnvironment
 from sim.config import EngineConfig
-from sim.serving.perf import DecodeRun, Parts, PerformanceModel, RooflinePerf
+from sim.serving.iteration import DecodeRun, Parts
+from sim.serving.perf import PerformanceModel, RooflinePerf
 from sim.serving.requests import RequestTable, Status
 from sim.serving.speculative import Speculation
 
@@ -40,28 +43,18 @@ _QUEUED, _RUNNING, _COMPLETED = int(Status.QUEUED), int(Status.RUNNING), int(Sta
 class Engine:
     """One worker's continuous-batching engine over a shared :class:`RequestTable`."""
 
-    def __init__(
-        self,
-        env: FleetEnvironment,
-        worker_id: int,
-        gpus: int,
-        perf: PerformanceModel,
-        cfg: EngineConfig,
-        kv_capacity_tokens: float,
-        kv_fixed_tokens: float,
-        requests: RequestTable,
-        on_complete: Callable[[int], None],
-        horizon_s: float = float("inf"),
-        spec: Speculation | None = None,
-        role: str = "aggregated",
-        on_busy: Callable[[bool], None] | None = None,
-    ):
+    def __init__(self, env: FleetEnvironment, worker_id: int, gpus: int, perf: PerformanceModel, cfg: EngineConfig, kv_capacity_tokens: float,
+                 kv_fixed_tokens: float, requests: RequestTable, on_complete: Callable[[int], None], horizon_s: float = float("inf"),
+                 spec: Speculation | None = None, role: str = "aggregated", on_busy: Callable[[bool], None] | None = None,
+                 attention_ranks: int = 1):
         self.env, self.worker_id, self.gpus, self.perf = env, worker_id, gpus, perf
-        self.max_batch, self.max_tokens, self.event_skipping = cfg.max_batch_size, cfg.max_tokens_per_iteration, cfg.event_skipping
+        # With attention data parallelism each of the worker's ranks schedules its own requests and chunks: the
+        # limits are per rank, and a prompt's chunk (on one rank) is at most one rank's budget.
+        self.max_batch, self.max_tokens = cfg.max_batch_size * attention_ranks, cfg.max_tokens_per_iteration * attention_ranks
+        self.max_chunk, self.event_skipping = cfg.max_tokens_per_iteration, cfg.event_skipping
         self.kv_capacity = kv_capacity_tokens  # in tokens of KV cache (per-GPU bytes / per-token bytes)
         self.kv_fixed = kv_fixed_tokens  # sliding-window cache reserved per request, in token units
-        self.requests = requests
-        # plain lists: faster scalar reads than numpy in the hot path
+        self.requests = requests  # and its columns as plain lists: faster scalar reads than numpy in the hot path
         self._input, self._output, self._status, self._worker_of = requests.input_list, requests.output_list, requests.status, requests.worker
         self._generated, self._gpu_s = requests.generated, requests.gpu_s
         self._first_token_s, self._finish_s = requests.first_token_s, requests.finish_s
@@ -89,23 +82,22 @@ class Engine:
         self.decode_growth = 0.0  # own rate (its tokens left when it joined over its drawn iterations)
 
         # The work in progress: one iteration with prefill chunks, or a run of decode iterations.
-        self._epoch = 0  # tags the current wake-up; older wake-ups are ignored
-        self._busy = False
+        self._epoch, self._busy = 0, False  # the epoch tags the current wake-up; older wake-ups are ignored
         self._mixed: tuple[list[tuple[int, int, int]], int, float, Parts | None] | None = None  # chunks, tokens, s, parts
+        self._mixed_start_s, self._mixed_shape = 0.0, (0, 0.0, 0, 0, 0.0, 0)  # its start, its iteration_time_s arguments
         self._run: DecodeRun | None = None
         self._run_start_s, self._run_iterations, self._run_duration_s, self._run_batch = 0.0, 0, 0.0, 0
         self._interruptible = False  # an arrival may join the run at its next iteration boundary
 
         # Counters (read by metrics at the end)
         self.busy_s, self.events, self.iterations, self.prefill_tokens_done, self.preemptions = 0.0, 0, 0, 0, 0
-        self.decode_steps_done = 0  # decode steps of requests (tokens, without speculative decoding)
-        self.prefills_done = 0  # prompts fully prefilled (each samples one token)
+        # decode steps of requests (tokens, without speculative decoding); prompts fully prefilled (each samples a token)
+        self.decode_steps_done, self.prefills_done = 0, 0
         self._wake_callback = self._on_wake  # one bound method, not one per wake-up
 
     # --- interface for the router ----------------------------------------------------------
     @property
-    def outstanding(self) -> int:
-        """Requests queued or running on this worker."""
+    def outstanding(self) -> int:  # requests queued or running on this worker
         return len(self.queue) + len(self.admitted)
 
     @property
@@ -129,9 +121,27 @@ class Engine:
             self._cut_run()
 
     def replan(self) -> None:
-        """The rates of the worker's links changed: plan again from the next iteration boundary."""
+        """The rates of the worker's links changed: an iteration with prefill in progress finishes what is left
+        of it at the new rates; a run of decode iterations is planned again from its next iteration boundary."""
         if self._run is not None:
             self._cut_run()
+        elif self._mixed is not None:
+            self._retime_mixed()
+
+    def _retime_mixed(self) -> None:
+        """The iteration in progress did a share of its work at the old rates: the rest takes that share of its
+        time at the new ones (a long prefill iteration is not held at the rates of the moment it began)."""
+        assert self._mixed is not None
+        chunks, prefill_tokens, duration_s, parts = self._mixed
+        now_s, roofline = self.env.now, self._roofline
+        spent_s = now_s - self._mixed_start_s
+        if spent_s < duration_s:
+            done, again = spent_s / duration_s, roofline.iteration_parts(*self._mixed_shape) if roofline is not None else None
+            left_s = (1.0 - done) * (again.seconds() if again is not None else self.perf.iteration_time_s(*self._mixed_shape))
+            if parts is not None and again is not None:
+                parts = parts.blend(again, done)
+            self._mixed = (chunks, prefill_tokens, spent_s + left_s, parts)
+            self._wake_at(now_s + left_s)
 
     def _cut_run(self) -> None:
         """End the planned decode run after the iteration in progress (at its start if not begun)."""
@@ -194,13 +204,14 @@ class Engine:
         parts = roofline.iteration_parts(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks)) if roofline is not None else None
         duration_s = parts.seconds() if parts is not None else self.perf.iteration_time_s(prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
         end_s = now_s + duration_s
-        quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s
-        if quiet and self._ends_quietly(chunks):
+        quiet = self.event_skipping and not preempted and not queue and not self.prefill_only and end_s < self.horizon_s and self.on_busy is None
+        if quiet and self._ends_quietly(chunks):  # (on shared links new rates may re-time it: see replan)
             # Nothing can happen at its end but decoding: apply it now, plan the decode run after it.
             self._apply_mixed(chunks, prefill_tokens, duration_s, end_s, parts)
             self._plan_decode_run(end_s, False)
         else:
             self._mixed = (chunks, prefill_tokens, duration_s, parts)
+            self._mixed_start_s, self._mixed_shape = now_s, (prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
             self._wake_at(end_s)
 
     def _ends_quietly(self, chunks: list[tuple[int, int, int]]) -> bool:
@@ -250,7 +261,7 @@ class Engine:
         for rid, (prompt, done) in self.prefilling.items():
             if budget <= 0:
                 break
-            size = min(prompt - done, budget)
+            size = min(prompt - done, budget, self.max_chunk)
             chunks.append((rid, done, size))
             budget -= size
         return chunks
@@ -286,7 +297,7 @@ class Engine:
                 budget -= self.spec.query_tokens
                 continue
             self.prefilling[rid] = [prompt, 0]
-            size = min(prompt, budget)
+            size = min(prompt, budget, self.max_chunk)
             chunks.append((rid, 0, size))
             budget -= size
         return chunks
@@ -299,8 +310,8 @@ class Engine:
         batch = len(self.decoding)
         gpu_s_per_token = self.gpus * duration_s / (prefill_tokens + batch)
         self.busy_s += duration_s
-        if parts is not None:
-            self._add_parts(parts, 1, 0.0, None)
+        if parts is not None and self.part_totals is not None:
+            self.part_totals.add(parts, 1)
         self.iterations += 1
         self.prefill_tokens_done += prefill_tokens
         self.decode_steps_done += batch
@@ -321,8 +332,8 @@ class Engine:
     def _apply_decode_run(self, run: DecodeRun, iterations: int, duration_s: float, now_s: float) -> None:
         """End (at ``now_s``) of ``iterations`` decode-only iterations of a fixed batch, in O(1)."""
         batch = self._run_batch
-        if run.parts is not None and self.part_totals is not None:  # (a model wrapping a roofline one gives parts too)
-            self._add_parts(run.parts, iterations, duration_s, run)
+        if self.part_totals is not None:  # (a model wrapping a roofline one gives parts too)
+            run.add_parts_to(self.part_totals, iterations, duration_s)
         self.step += iterations
         self.gpu_s_per_decode_token += self.gpus * duration_s / batch
         growth = iterations * self.decode_growth
@@ -334,19 +345,9 @@ class Engine:
         if heap and heap[0][0] <= self.step:
             self._complete_finished(now_s)
 
-    def _add_parts(self, parts: Parts, times: int, duration_s: float, run: DecodeRun | None) -> None:
-        totals = self.part_totals
-        assert totals is not None  # parts come from a roofline model
-        totals.add(parts, times)
-        if run is not None:  # a decode run's attention: its line 1 is compute, line 2 memory
-            compute_s, memory_s = run.lines_s(times, duration_s)
-            totals.attention_compute_s += compute_s
-            totals.attention_memory_s += memory_s
-
     def _complete_finished(self, now_s: float) -> None:
-        heap, step = self._finish_heap, self.step
-        while heap and heap[0][0] <= step:
-            self._complete(heapq.heappop(heap)[1], now_s)
+        while self._finish_heap and self._finish_heap[0][0] <= self.step:
+            self._complete(heapq.heappop(self._finish_heap)[1], now_s)
 
     def settle(self) -> None:
         """At the end of the clock: apply the decode iterations that ended by now, sync the request table."""
@@ -355,8 +356,7 @@ class Engine:
             elapsed_s = self.env.now - self._run_start_s
             done, duration_s = run.boundary(elapsed_s)
             if duration_s > elapsed_s:
-                done -= 1
-                duration_s = run.elapsed_s(done)
+                done, duration_s = done - 1, run.elapsed_s(done - 1)
             if done > 0:
                 self._apply_decode_run(run, done, duration_s, self._run_start_s + duration_s)
             self._run = None

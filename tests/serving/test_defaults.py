@@ -27,15 +27,17 @@ def test_a_tighter_tpot_limit_buys_a_larger_worker_and_an_explicit_size_is_kept(
 
 def test_a_batch_limit_far_below_what_the_kv_cache_holds_is_warned_about(caplog):
     wide = ("platform=gb200_nvl72", "model=deepseek_r1", "precision=fp4", "worker.tp=72", "worker.dp_attn=true")
-    capped = build(make_config(*wide))
+    assert not build(make_config(*wide)).warnings  # the limits are per attention rank: 256 on each of 72 ranks
+    capped = build(make_config(*wide, "engine.max_batch_size=2"))
     (warning,) = capped.warnings
-    assert "engine.max_batch_size=256" in warning and "72 x gb200_nvl72" in warning and "unused" in warning
+    assert "engine.max_batch_size=2 per attention rank (72 ranks)" in warning and "72 x gb200_nvl72 at 144 requests" in warning
+    assert "unused" in warning
     with caplog.at_level("WARNING", logger="sim"):
-        simulate(make_config(*wide, *TOY))
-    assert "engine.max_batch_size=256" in caplog.text
+        simulate(make_config(*wide, "engine.max_batch_size=2", *TOY))
+    assert "engine.max_batch_size=2" in caplog.text
     assert not build(make_config()).warnings  # the default run is not wasteful
     clients = ("workload=benchmark", "workload.concurrency=64", "workload.num_requests=384", "workload.warmup_requests=64")
-    assert not build(make_config(*wide, *clients)).warnings  # 64 clients never fill the limit
+    assert not build(make_config(*wide, "engine.max_batch_size=2", *clients)).warnings  # 64 clients never fill the limit
 
 
 @pytest.mark.parametrize("platform", ["h100", "gb200_nvl72", "mi355x"])
