@@ -1,36 +1,31 @@
-"""Calibration of the performance model: ``python -m sim.calibrate CASES.csv --name NAME [--replace]``.
+"""Calibration of the performance model: ``python -m sim.calibrate CASES.csv [--points POINTS.csv] --name NAME [--replace]``.
 
-Fits the roofline's efficiency factors to measured benchmark cases and writes them to a new file
-``conf/calibration/NAME.yaml`` (used with ``calibration=NAME``). The shipped files are read-only to it:
-an existing file (above all ``default``, which every run uses) is replaced only with ``--replace``, and
-then kept beside it as ``NAME.yaml.TIMESTAMP.bak``; a name that would leave ``conf/calibration/`` is
-refused. Both are checked before the fit starts. The factors are few and
-physical, and the same for every platform (the cases so far cover one Blackwell and one Hopper
-platform: too few to fit a set per generation without fitting single points):
+What the kernels and the fabric achieve is not fitted here: it comes from published microbenchmarks
+(``platform.kernels``, ``platform.topology``; ``python -m sim.validate --ops`` checks them). What is left for an
+end-to-end fit is what no microbenchmark measures, a few factors per GPU generation
+(:class:`sim.config.EfficiencyConfig`):
 
-* ``compute_efficiency``: achieved / peak tensor-core FLOPS of the GEMMs at the run's precision;
-* ``attention_efficiency``: achieved / peak BF16 tensor-core FLOPS of the attention kernels;
-* ``memory_efficiency``: achieved / peak HBM bandwidth (weight and KV-cache reads);
-* ``alltoall_scaleup_efficiency``: achieved / peak bandwidth of the MoE all-to-all over the scale-up
-  fabric (NVLink);
-* ``collective_latency_s``: fixed cost of one collective (launch, synchronisation), on top of the
-  fabric's hop and per-peer latencies (``platform.topology``);
-* ``iteration_overhead_s``: fixed cost of one iteration (scheduling, kernel launches, sampling);
-* ``mtp_acceptance_rate``: the chance a draft token is accepted (speculative decoding).
+* ``compute_scale``, ``memory_scale``: how much of the kernels' GEMM throughput and HBM bandwidth a serving
+  stack keeps (1: all of it; far from 1 is missing physics, reported as such);
+* ``launch_scale``: a kernel's fixed cost in serving over the microbenchmarks' floor (CUDA graphs and fusion
+  bring it below 1), which with the model's depth sets the fixed cost of a pass through the layers;
+* ``iteration_overhead_s``: the engine's scheduling and sampling per iteration;
 
-Three bandwidth factors are not fitted but held at :data:`FIXED`, what public measurements reach with
-large messages (the small messages of decoding are priced by the latency terms): the scale-out ones
-(``alltoall_scaleout_efficiency``, ``allreduce_scaleout_efficiency``), because no collective of the
-calibration cases crosses the scale-out network (only their KV transfers do, a small part of a request's
-time); and ``allreduce_scaleup_efficiency``, because only the low-concurrency cases all-reduce (their
-attention is tensor-parallel), where its bytes are small beside the fixed costs: fitted, it traded
-against ``collective_latency_s`` and ``iteration_overhead_s`` (0.16 with 1.0 ms of overhead; held at 0.8
-the same cases are predicted as well).
+and, shared by every generation, ``attention_scale`` and ``mtp_acceptance_rate`` (the chance a draft token is
+accepted). Fixed costs per layer and per iteration are separable only because the data hold models of
+different depths (DeepSeek-R1 61 layers, gpt-oss-120b 36, Llama-3.3-70B 80).
 
-Each case is simulated in benchmark mode (:mod:`sim.fidelity.cases`); the fit minimises the squared log
-errors of throughput per GPU and interactivity over all cases with a robust (soft-L1) loss, so that a
-case no physical factor explains does not drag the others (scipy.optimize.least_squares, in log
-space, within physical bounds). Predictions do not use any measured value of the case itself.
+The data: the benchmark cases (a fully specified layout each), and with ``--points`` the measured frontier
+points, each turned into a case at the layout and concurrency a reference search under the current
+calibration reads it at (:mod:`sim.planning.point_cases`). A generation with at least
+:data:`MIN_CASES_PER_GENERATION` cases gets factors of its own; the others take the ``fallback``: the factors of
+the generation with the most data. Generations are fitted one after the other, the largest first with the
+shared factors, the others with them held. Each fit minimises the squared log errors of throughput per GPU and
+interactivity with a robust (soft-L1) loss (scipy.optimize.least_squares, in log space, within physical bounds);
+the factors' uncertainty is the Gauss-Newton covariance at the solution scaled by the residuals' variance, written
+beside them as a standard deviation of the log (``uncertainty``). ``--cross-validate`` also predicts each
+generation's data with the factors of the others (what a platform no measurement covers should expect).
+Predictions never use any measured value of the case itself.
 """
 
 from __future__ import annotations
@@ -42,41 +37,52 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import yaml
+from omegaconf import OmegaConf
 from scipy.optimize import least_squares
 
 from sim.config import CONFIG_DIR
 from sim.errors import CommandParser, InputError, positive_number, run_command
-from sim.fidelity.cases import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
+from sim.fidelity.cases import REQUESTS_PER_CLIENT, BenchmarkCase, Prediction, RowProblem, _predict_star, read_cases, summary
 from sim.files import atomic_write_text
 from sim.progress import Progress
 
-#: Fitted factors: (name, lower bound, upper bound, start). The bounds are what kernels achieve in
-#: practice: no GEMM or attention kernel sustains more than about 80 % of its tensor-core peak, nor a
-#: stream of reads more than about 95 % of HBM bandwidth.
+#: Factors of each generation: (name, lower bound, upper bound, start). A scale's bounds say what serving can
+#: plausibly keep of a microbenchmark (a third to twice); a fit at a bound is reported as missing physics.
 PARAMETERS = (
-    ("compute_efficiency", 0.05, 0.8, 0.6),
-    ("attention_efficiency", 0.05, 0.8, 0.6),
-    ("memory_efficiency", 0.3, 0.95, 0.9),
-    ("alltoall_scaleup_efficiency", 0.05, 0.95, 0.8),
-    ("collective_latency_s", 1e-6, 2e-4, 5e-6),
-    ("iteration_overhead_s", 1e-5, 2e-2, 5e-4),
+    ("compute_scale", 0.33, 2.0, 1.0),
+    ("memory_scale", 0.33, 2.0, 1.0),
+    ("launch_scale", 0.1, 3.0, 0.6),
+    ("iteration_overhead_s", 1e-5, 1e-2, 5e-4),
+)
+#: Factors shared by every generation, fitted with the generation that has the most data.
+SHARED = (
+    ("attention_scale", 0.33, 2.0, 1.0),
     ("mtp_acceptance_rate", 0.3, 0.95, 0.7),
 )
-#: Held, not fitted (see the module's docstring): DeepEP's internode all-to-all and NCCL's all-reduce reach
-#: about 80-90 % of a 400G NIC, and NCCL's all-reduce about as much of NVLink, with large messages
-#: (UNCERTAIN: public benchmark figures).
-FIXED = {"alltoall_scaleout_efficiency": 0.8, "allreduce_scaleup_efficiency": 0.8, "allreduce_scaleout_efficiency": 0.8}
-EFFICIENCY_KEYS = tuple(name for name, *_ in PARAMETERS if name != "mtp_acceptance_rate") + tuple(FIXED)
+MIN_CASES_PER_GENERATION = 6
+#: What a factor at its bound means physically (the note the fit prints).
+AT_BOUND = {
+    "compute_scale": "GEMMs in serving far from what their kernels reach: a missing cost proportional to FLOPs",
+    "memory_scale": "HBM reads far from what kernels reach: a missing cost proportional to bytes (or bytes not counted)",
+    "launch_scale": "fixed costs per layer far from the kernels' floor: kernels per layer miscounted, or a fixed cost missing",
+    "iteration_overhead_s": "the per-iteration overhead absorbs something else: a fixed cost of the iteration missing, or too much fixed cost elsewhere",
+    "attention_scale": "attention far from its kernels' figures",
+    "mtp_acceptance_rate": "the draft acceptance absorbs something else",
+}
+
+
+def generation_of(platform: str) -> str:
+    return str(OmegaConf.load(Path(CONFIG_DIR) / "platform" / f"{platform}.yaml").get("generation", "unknown"))
 
 
 def overrides_for(values: dict[str, float]) -> tuple[str, ...]:
-    """Config overrides that set the factors on top of the uncalibrated defaults."""
+    """Config overrides that set one generation's factors (as the fallback) on top of the uncalibrated defaults."""
     out = ["calibration=uncalibrated", f"calibration.mtp_acceptance_rate={float(values['mtp_acceptance_rate'])!r}"]
-    values = {**FIXED, **values}
-    out += [f"calibration.fallback.{key}={float(values[key])!r}" for key in EFFICIENCY_KEYS]
+    out += [f"calibration.fallback.{key}={float(values[key])!r}" for key, *_ in PARAMETERS + SHARED if key != "mtp_acceptance_rate"]
     return tuple(out)
 
 
@@ -91,60 +97,124 @@ def residuals(predictions: list[Prediction]) -> np.ndarray:
     return np.array(out)
 
 
-def fit(cases, processes: int | None = None, max_evaluations: int = 300, log=print) -> tuple[dict[str, float], list[Prediction]]:
-    """Fit the factors to ``cases``; return them and the predictions they give."""
-    names = [name for name, *_ in PARAMETERS]
-    lower = np.log([lo for _, lo, _, _ in PARAMETERS])
-    upper = np.log([hi for _, _, hi, _ in PARAMETERS])
-    start = np.log([x0 for *_, x0 in PARAMETERS])
-    processes = min(processes or os.cpu_count() or 1, len(cases))
+def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, log) -> tuple[dict, dict, list[Prediction]]:
+    """Fit ``names`` (of PARAMETERS + SHARED) to ``cases`` with ``fixed`` held: (values, log sd, predictions)."""
+    table = {name: (lo, hi, x0) for name, lo, hi, x0 in PARAMETERS + SHARED}
+    lower, upper = np.log([table[n][0] for n in names]), np.log([table[n][1] for n in names])
+    start = np.log([table[n][2] for n in names])
     evaluations = 0
-    progress = Progress("calibrating", unit="evaluations of every case")
-    with multiprocessing.get_context("spawn").Pool(processes) as pool, progress:
 
-        def evaluate(theta: np.ndarray) -> list[Prediction]:
-            values = dict(zip(names, np.exp(theta)))
-            jobs = [(case, overrides_for(values), REQUESTS_PER_CLIENT) for case in cases]
-            return pool.map(_predict_star, jobs, chunksize=1)
+    def evaluate(theta: np.ndarray) -> list[Prediction]:
+        values = {**fixed, **dict(zip(names, np.exp(theta)))}
+        jobs = [(case, overrides_for(values), REQUESTS_PER_CLIENT) for case in cases]
+        return pool.map(_predict_star, jobs, chunksize=1)
+
+    with Progress(f"calibrating {label}", unit="evaluations") as progress:
 
         def objective(theta: np.ndarray) -> np.ndarray:
             nonlocal evaluations
             evaluations += 1
-            r = residuals(evaluate(theta))
             progress.update(evaluations)
-            if evaluations % 10 == 1:
-                log(f"  evaluation {evaluations}: rms log error {np.sqrt(np.mean(r**2)):.3f}")
-            return r
+            return residuals(evaluate(theta))
 
-        result = least_squares(
-            objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
-            max_nfev=max_evaluations, x_scale=1.0,
-        )
-        # The factors as written (four significant digits), and the predictions those give: a closed loop's
-        # events reorder with the last digit, so the file's header must describe the factors it holds.
-        values = {name: float(f"{value:.4g}") for name, value in zip(names, np.exp(result.x))}
-        return values, evaluate(np.log([values[name] for name in names]))
+        result = least_squares(objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
+                               max_nfev=max_evaluations, x_scale=1.0)
+    values = {**fixed, **{n: float(f"{v:.4g}") for n, v in zip(names, np.exp(result.x))}}
+    sd = log_sd(result.jac, result.fun, names)
+    for n, x in zip(names, result.x):
+        if min(x - np.log(table[n][0]), np.log(table[n][1]) - x) < 0.02:
+            log(f"  {label}: {n} = {np.exp(x):.4g} sits at its bound: missing physics? {AT_BOUND[n]}")
+    log(f"  {label}: {evaluations} evaluations, rms log error {np.sqrt(np.mean(result.fun ** 2)):.3f}")
+    return values, sd, evaluate(np.log([values[n] for n in names]))
 
 
-def write_calibration(path: Path, values: dict[str, float], command: str, fitted_on: str, stats: dict) -> None:
-    values = {**FIXED, **values}
-    factors = {key: float(f"{values[key]:.4g}") for key in EFFICIENCY_KEYS}
+def log_sd(jac: np.ndarray, fun: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Standard deviation of each fitted log-factor: the Gauss-Newton covariance (J'J)^-1 s^2, with s^2 the
+    residuals' variance over the degrees of freedom (a factor the data cannot identify gets a large one)."""
+    dof = max(1, len(fun) - len(names))
+    s2 = float(fun @ fun) / dof
+    cov = np.linalg.pinv(jac.T @ jac) * s2
+    return {n: float(f"{min(5.0, np.sqrt(max(0.0, cov[i, i]))):.3g}") for i, n in enumerate(names)}
+
+
+def by_generation(cases: list[BenchmarkCase]) -> dict[str, list[BenchmarkCase]]:
+    groups: dict[str, list[BenchmarkCase]] = {}
+    for case in cases:
+        groups.setdefault(generation_of(case.platform), []).append(case)
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+
+def fit(cases, processes: int | None = None, max_evaluations: int = 60, log=print) -> tuple[dict, list[Prediction]]:
+    """Fit the factors to ``cases``: ``{"generations": {gen: values}, "fallback": values, "uncertainty": {gen: sd},
+    "mtp_acceptance_rate": x}`` and the predictions they give, in the cases' order."""
+    groups = by_generation(cases)
+    names = [n for n, *_ in PARAMETERS]
+    processes = min(processes or os.cpu_count() or 1, max(len(g) for g in groups.values()))
+    fitted: dict[str, dict] = {}
+    uncertainty: dict[str, dict] = {}
+    predictions: dict[int, Prediction] = {}
+    shared: dict[str, float] = {}
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        for generation, members in groups.items():
+            if len(members) < MIN_CASES_PER_GENERATION:
+                log(f"  {generation}: {len(members)} cases, fewer than {MIN_CASES_PER_GENERATION}: the fallback's factors")
+                continue
+            free = names + ([n for n, *_ in SHARED] if not shared else [])
+            values, sd, preds = _fit_one(pool, members, free, shared, max_evaluations, f"{generation} ({len(members)} cases)", log)
+            if not shared:
+                shared = {n: values[n] for n, *_ in SHARED}
+            fitted[generation], uncertainty[generation] = {n: values[n] for n in names}, sd
+            predictions.update({id(c): p for c, p in zip(members, preds)})
+        if not fitted:
+            raise InputError(f"no GPU generation has {MIN_CASES_PER_GENERATION} cases to fit on; add cases (or --points)")
+        fallback = next(iter(fitted))
+        rest = [c for c in cases if id(c) not in predictions]
+        if rest:
+            jobs = [(c, overrides_for({**fitted[fallback], **shared}), REQUESTS_PER_CLIENT) for c in rest]
+            predictions.update({id(c): p for c, p in zip(rest, pool.map(_predict_star, jobs, chunksize=1))})
+    result = {"generations": fitted, "fallback": fallback, "uncertainty": uncertainty, **shared}
+    return result, [predictions[id(c)] for c in cases]
+
+
+def cross_validate(cases, result: dict, processes: int | None = None) -> list[tuple[str, int, dict]]:
+    """Each generation's cases predicted with another generation's factors (the fallback's, or for the fallback's
+    own generation the next largest): (generation, cases, summary) per generation."""
+    groups = by_generation(cases)
+    fitted = result["generations"]
+    shared = {n: result[n] for n, *_ in SHARED}
+    out = []
+    with multiprocessing.get_context("spawn").Pool(min(processes or os.cpu_count() or 1, len(cases))) as pool:
+        for generation, members in groups.items():
+            others = [g for g in fitted if g != generation]
+            if not others:
+                continue
+            jobs = [(c, overrides_for({**fitted[others[0]], **shared}), REQUESTS_PER_CLIENT) for c in members]
+            out.append((f"{generation} (with {others[0]}'s factors)", len(members), summary(pool.map(_predict_star, jobs, chunksize=1))))
+    return out
+
+
+def write_calibration(path: Path, result: dict, command: str, fitted_on: str, stats: dict, crossval: list | None = None) -> None:
+    shared = {"attention_scale": result["attention_scale"]}
+    generations = {g: {**v, **shared} for g, v in result["generations"].items()}
     doc = {
         "name": path.stem,
         "command": command,
-        "fallback": factors,
-        "generations": {},
-        "mtp_acceptance_rate": float(f"{values['mtp_acceptance_rate']:.4g}"),
+        "fallback": generations[result["fallback"]],
+        "generations": generations,
+        "uncertainty": result["uncertainty"],
+        "mtp_acceptance_rate": float(f"{result['mtp_acceptance_rate']:.4g}"),
     }
+    if crossval:
+        doc["uncalibrated_error_pct"] = float(f"{np.median([s['median_abs_pct_err_tput'] for _, _, s in crossval]):.3g}")
     header = (
-        f"# Efficiency factors fitted by `{command}`\n"
+        f"# Serving factors fitted by `{command}`\n"
         f"# on {fitted_on} ({stats['n_simulated']} cases): median |error| throughput/GPU "
         f"{stats['median_abs_pct_err_tput']:.1f}%, interactivity {stats['median_abs_pct_err_interactivity']:.1f}%;\n"
         f"# max |error| {stats['max_abs_pct_err_tput']:.1f}% / {stats['max_abs_pct_err_interactivity']:.1f}%.\n"
-        "# One set for every GPU generation (`fallback`): the cases cover one Blackwell and one Hopper\n"
-        "# platform, too few for a set per generation; an entry under `generations` (hopper, blackwell,\n"
-        "# cdna3, cdna4) would override it for that generation. AMD CDNA is not validated. Meanings:\n"
-        "# sim/config.py EfficiencyConfig and the README's calibration section.\n"
+        f"# A generation under `generations` was fitted on its own data; the others take `fallback` ({result['fallback']}'s).\n"
+        "# `uncertainty`: the standard deviation of each fitted factor's log (0.1: about +-10 %); `uncalibrated_error_pct`:\n"
+        "# the median throughput error of a generation predicted with another's factors (--cross-validate).\n"
+        "# Meanings: sim/config.py EfficiencyConfig and the README's calibration section.\n"
     )
     atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
 
@@ -173,13 +243,22 @@ def back_up(path: Path) -> Path | None:
     return backup
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = CommandParser(prog="python -m sim.calibrate", description="Fit the performance model's efficiency factors.")
+def _print_summary(label: str, s: dict) -> None:
+    print(f"  {label:<40} median |error| throughput/GPU {s['median_abs_pct_err_tput']:5.1f}%, interactivity "
+          f"{s['median_abs_pct_err_interactivity']:5.1f}%; max {s['max_abs_pct_err_tput']:.1f}% / {s['max_abs_pct_err_interactivity']:.1f}%")
+
+
+def main(argv: list[str] | None = None, points_as_cases: Callable | None = None) -> int:
+    """``points_as_cases(path, calibration, processes)``: how ``--points`` become cases (the planning layer's
+    :func:`sim.planning.point_cases.points_as_cases`, passed in by the command)."""
+    parser = CommandParser(prog="python -m sim.calibrate", description="Fit the performance model's serving factors.")
     parser.add_argument("cases", type=Path, help="benchmark cases (the schema of data/reference/benchmark_cases.csv)")
+    parser.add_argument("--points", type=Path, help="measured frontier points to fit on too (data/reference/frontier_points.csv)")
     parser.add_argument("--name", required=True, help="write conf/calibration/NAME.yaml, a new file (use it with calibration=NAME)")
     parser.add_argument("--replace", action="store_true", help="replace an existing NAME.yaml (default: the one every run uses), keeping it as a .bak")
+    parser.add_argument("--cross-validate", action="store_true", help="also predict each generation with another's factors")
     parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
-    parser.add_argument("--max-evaluations", type=positive_number(int), default=300, help="objective evaluations at most")
+    parser.add_argument("--max-evaluations", type=positive_number(int), default=60, help="objective evaluations per generation at most")
     args = parser.parse_args(argv)
     path = calibration_path(args.name, args.replace)  # before the fit: it takes minutes
     rows = read_cases(args.cases)
@@ -189,20 +268,34 @@ def main(argv: list[str] | None = None) -> int:
     if not cases:
         raise InputError(f"cases file {args.cases}: no row could be read as a case (see the lines above); fix them")
     start = time.perf_counter()
-    print(f"fitting {len(PARAMETERS)} factors to {len(cases)} cases ...")
-    values, predictions = fit(cases, args.processes, args.max_evaluations)
+    fitted_on = args.cases.name
+    if args.points:
+        if points_as_cases is None:
+            raise InputError("--points needs the planning layer: run it as python -m sim.calibrate")
+        print(f"reading {args.points} off the frontier of the current calibration ...")
+        cases += points_as_cases(args.points, "default", args.processes)
+        fitted_on += f" and {args.points.name}"
+    print(f"fitting {len(PARAMETERS)} factors per GPU generation and {len(SHARED)} shared ones to {len(cases)} cases ...")
+    result, predictions = fit(cases, args.processes, args.max_evaluations)
     stats = summary(predictions)
-    command = f"python -m sim.calibrate {args.cases.as_posix()} --name {args.name}" + (" --replace" if args.replace else "")
+    crossval = cross_validate(cases, result, args.processes) if args.cross_validate else None
+    command = f"python -m sim.calibrate {args.cases.as_posix()}" + (f" --points {args.points.as_posix()}" if args.points else "")
+    command += f" --name {args.name}" + (" --replace" if args.replace else "") + (" --cross-validate" if args.cross_validate else "")
     backup = back_up(path)
-    write_calibration(path, values, command, args.cases.name, stats)
+    write_calibration(path, result, command, fitted_on, stats, crossval)
     print(f"done in {time.perf_counter() - start:.0f} s; wrote {path}" + (f" (the previous file is {backup.name})" if backup else ""))
-    for name, value in values.items():
-        print(f"  {name:<22} {value:.4g}")
-    print(
-        f"median |error| throughput/GPU {stats['median_abs_pct_err_tput']:.1f}%, interactivity "
-        f"{stats['median_abs_pct_err_interactivity']:.1f}%; max {stats['max_abs_pct_err_tput']:.1f}% / "
-        f"{stats['max_abs_pct_err_interactivity']:.1f}%"
-    )
+    for generation, values in result["generations"].items():
+        sd = result["uncertainty"][generation]
+        print(f"  {generation}: " + ", ".join(f"{n} {v:.4g} (+-{100 * sd[n]:.0f}%)" for n, v in values.items()))
+    print(f"  shared: attention_scale {result['attention_scale']:.4g}, mtp_acceptance_rate {result['mtp_acceptance_rate']:.4g}")
+    print("in sample:")
+    _print_summary("all cases", stats)
+    for generation, members in by_generation(cases).items():
+        _print_summary(f"{generation} ({len(members)} cases)", summary([p for p in predictions if generation_of(p.case.platform) == generation]))
+    if crossval:
+        print("cross-validated (each generation predicted with another generation's factors):")
+        for label, n, s in crossval:
+            _print_summary(f"{label} ({n})", s)
     return 0
 
 

@@ -12,7 +12,9 @@ import sim.fidelity.calibrate as calibrate
 from sim.errors import InputError
 
 CASES = Path(__file__).resolve().parents[2] / "data" / "reference" / "benchmark_cases.csv"
-FITTED = {name: start for name, _, _, start in calibrate.PARAMETERS}
+VALUES = {name: start for name, _, _, start in calibrate.PARAMETERS}
+FITTED = {"generations": {"blackwell": VALUES}, "fallback": "blackwell", "uncertainty": {"blackwell": dict.fromkeys(VALUES, 0.1)},
+          **{name: start for name, _, _, start in calibrate.SHARED}}
 STATS = {"n_simulated": 12, "median_abs_pct_err_tput": 4.0, "median_abs_pct_err_interactivity": 8.0,
          "max_abs_pct_err_tput": 50.0, "max_abs_pct_err_interactivity": 15.0}
 
@@ -25,12 +27,15 @@ def conf(tmp_path, monkeypatch):
     monkeypatch.setattr(calibrate, "CONFIG_DIR", str(tmp_path))
     monkeypatch.setattr(calibrate, "fit", lambda cases, processes, max_evaluations: (FITTED, []))
     monkeypatch.setattr(calibrate, "summary", lambda predictions: STATS)
+    monkeypatch.setattr(calibrate, "generation_of", lambda platform: "blackwell")
     return tmp_path / "calibration"
 
 
 def test_a_new_name_writes_a_new_file_and_leaves_the_default(conf):
     assert calibrate.main([str(CASES), "--name", "mine"]) == 0
-    assert yaml.safe_load((conf / "mine.yaml").read_text())["fallback"]["compute_efficiency"] == FITTED["compute_efficiency"]
+    written = yaml.safe_load((conf / "mine.yaml").read_text())
+    assert written["fallback"]["compute_scale"] == VALUES["compute_scale"] == written["generations"]["blackwell"]["compute_scale"]
+    assert written["uncertainty"]["blackwell"]["memory_scale"] == 0.1 and written["mtp_acceptance_rate"] == FITTED["mtp_acceptance_rate"]
     assert (conf / "default.yaml").read_text() == "name: default\n# the shipped fit\n"
     assert sorted(p.name for p in conf.iterdir()) == ["default.yaml", "mine.yaml"]
 
