@@ -3,7 +3,7 @@ the columns of measured frontier points, the simulated frontier against them (:m
 
 import sys
 
-from sim.errors import run_command
+from sim.base.errors import run_command
 
 
 def main(argv: list[str] | None = None) -> int:

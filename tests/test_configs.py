@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from sim.config import CONFIG_DIR, Bounds, ConfigError
-from sim.metrics import REQUIRED_KEYS
-from sim.simulation import build, simulate
+from sim.base.config import CONFIG_DIR, Bounds, ConfigError
+from sim.run.metrics import REQUIRED_KEYS
+from sim.run.simulation import build, simulate
 from tests.conftest import TOY, make_config
 
 

@@ -47,11 +47,11 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from sim.config import CONFIG_DIR
-from sim.errors import CommandParser, InputError, positive_number, run_command
+from sim.base.config import CONFIG_DIR
+from sim.base.errors import CommandParser, InputError, positive_number, run_command
 from sim.fidelity.cases import REQUESTS_PER_CLIENT, Prediction, RowProblem, _predict_star, read_cases, summary
-from sim.files import atomic_write_text
-from sim.progress import Progress
+from sim.base.files import atomic_write_text
+from sim.base.progress import Progress
 
 #: Fitted factors: (name, lower bound, upper bound, start). The bounds are what kernels achieve in
 #: practice: no GEMM or attention kernel sustains more than about 80 % of its tensor-core peak, nor a
@@ -144,7 +144,7 @@ def write_calibration(path: Path, values: dict[str, float], command: str, fitted
         "# One set for every GPU generation (`fallback`): the cases cover one Blackwell and one Hopper\n"
         "# platform, too few for a set per generation; an entry under `generations` (hopper, blackwell,\n"
         "# cdna3, cdna4) would override it for that generation. AMD CDNA is not validated. Meanings:\n"
-        "# sim/config.py EfficiencyConfig and the README's calibration section.\n"
+        "# sim/base/config.py EfficiencyConfig and the README's calibration section.\n"
     )
     atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
 

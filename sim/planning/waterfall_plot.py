@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
+from sim.run import figures
 
 
 def plot_waterfall(w, stem: Path) -> list[Path]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sim.bounds import run_estimate
-from sim.config import ConfigError, EngineConfig, FleetConfig, PerfConfig, WorkerConfig
+from sim.base.bounds import run_estimate
+from sim.base.config import ConfigError, EngineConfig, FleetConfig, PerfConfig, WorkerConfig
 from sim.network.collectives import Collectives
 from sim.network.placement import Placement, check_width, place, place_fleet
 from sim.serving.constant_perf import ConstantPerf

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from sim.config import ConfigError, PerfConfig, SpeculativeConfig, WorkerConfig
+from sim.base.config import ConfigError, PerfConfig, SpeculativeConfig, WorkerConfig
 from sim.network.collectives import Collectives
 from sim.serving.speculative import Speculation
 from sim.spec.model import ModelArch
@@ -90,7 +90,7 @@ def _calibrated_value(cfg: PerfConfig, key: str) -> float:
     """A factor of the roofline model; None means the calibration did not fill it in."""
     value = getattr(cfg, key)
     if value is None:
-        raise ConfigError(f"perf.{key} is unset: build the deployment with sim.simulation.build (which applies the calibration) or set it")
+        raise ConfigError(f"perf.{key} is unset: build the deployment with sim.run.simulation.build (which applies the calibration) or set it")
     return float(value)
 
 

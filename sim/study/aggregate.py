@@ -11,14 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sim.errors import CommandParser, run_command
+from sim.base.errors import CommandParser, run_command
 from sim.study.results import aggregate
 
 SHOWN = ("tput_per_gpu_tok_s", "tpot_s_p50", "ttft_s_p99", "cost_usd_per_mtok", "cost_usd_per_slo_met_mtok")
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m sim.aggregate") -> int:
-    """The command: a refusal or a failure is one line on stderr (:func:`sim.errors.run_command`)."""
+    """The command: a refusal or a failure is one line on stderr (:func:`sim.base.errors.run_command`)."""
     return run_command(lambda args: _main(args, prog), argv)
 
 

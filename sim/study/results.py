@@ -2,7 +2,7 @@
 metrics), built from the job folders alone, as CSV and Parquet, and as a pandas DataFrame.
 
 Hydra does not call a sweep's end when a job raises, and a sweep may be interrupted: so the table is
-made from what each job folder holds (:mod:`sim.job`). A job is ``ok`` only if its ``metrics.json`` is
+made from what each job folder holds (:mod:`sim.run.job`). A job is ``ok`` only if its ``metrics.json`` is
 whole; a folder whose files are missing, empty or corrupt is reported (``unreadable`` or
 ``incomplete``, with the reason in ``error``) and the others are aggregated. Wall-clock times are left
 out, so the same study gives the same bytes every time.
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import InputError
-from sim.files import atomic_path, atomic_write_text, check_output_dir
-from sim.job import METRICS_FILE, STATUS_FILE, job_folders, job_overrides, read_json, sweep_jobs
-from sim.metrics import IDENTITY_KEYS, REQUIRED_KEYS
-from sim.progress import Progress
+from sim.base.errors import InputError
+from sim.base.files import atomic_path, atomic_write_text, check_output_dir
+from sim.run.job import METRICS_FILE, STATUS_FILE, job_folders, job_overrides, read_json, sweep_jobs
+from sim.run.metrics import IDENTITY_KEYS, REQUIRED_KEYS
+from sim.base.progress import Progress
 
 #: The files aggregation writes into the sweep folder.
 SUMMARY = "summary"  # summary.csv and summary.parquet: one row per job

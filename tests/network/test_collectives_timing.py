@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import calibrated
+from sim.base.config import calibrated
 from sim.serving.perf import RooflinePerf
-from sim.simulation import build
+from sim.run.simulation import build
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision

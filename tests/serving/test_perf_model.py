@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import calibrated
+from sim.base.config import calibrated
 from sim.serving.perf import RooflinePerf
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds
+from sim.base.config import ConfigError, SimConfig, WorkerConfig, calibrated, check_bounds
 from sim.economics.cost import validate_cost
 from sim.network.collectives import Collectives
 from sim.serving.capacity import estimate_worker_capacity_rps
@@ -21,7 +21,7 @@ from sim.serving.workload import max_length, mean_length, validate_workload
 from sim.spec.model import ModelArch, validate_model
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision
-from sim.uncertainty import apply_uncertainty
+from sim.run.uncertainty import apply_uncertainty
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ Scenarios (each in a fresh child process, so peak memory is its own):
 Figures are printed and, with ``--json``, written with the keys ``large_fleet_requests_per_wall_s``,
 ``large_fleet_events_per_request``, ``large_fleet_peak_rss_mb``, ``osl_scaling_wall_ratio``,
 ``sweep_jobs_per_min`` and ``cores`` (and ``engine_compiled``: whether the mypyc-compiled engine ran,
-see ``sim/native.py``). This is a benchmark, not a test: timings depend on the machine.
+see ``sim/serving/native.py``). This is a benchmark, not a test: timings depend on the machine.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.errors import CommandParser, positive_number, run_command
-from sim.files import atomic_write_text, check_output_file
+from sim.base.errors import CommandParser, positive_number, run_command
+from sim.base.files import atomic_write_text, check_output_file
 
 LARGE_FLEET = (
     "platform=gb200_nvl72", "model=deepseek_r1", "precision=fp4", "workload=chat", "fleet.racks=16",
@@ -54,9 +54,9 @@ CONTENDED_FABRIC = (
 
 def _simulate(overrides: list[str]) -> dict:
     """Run one simulation in this process; return its metrics and this process's peak RSS."""
-    from sim.config import compose_config
+    from sim.base.config import compose_config
     from sim.serving.native import compiled
-    from sim.simulation import Simulation, build
+    from sim.run.simulation import Simulation, build
 
     cfg = compose_config(*overrides)
     start = time.perf_counter()
