@@ -140,3 +140,10 @@ def test_no_module_is_longer_than_a_reader_can_hold(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{module_name(path)} has {lines} lines (at most {MAX_LINES}): split it by concept"
 
+
+def test_the_root_holds_only_doors():
+    """The root of ``sim`` shows the layers: the package face, ``__main__`` and the thin ``python -m sim.X`` doors."""
+    root = sorted(module_name(p) for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py")
+    assert root == sorted(("sim.__main__", *DOORS)), "a module at the root of sim that is not a door: put it in a layer's package"
+    thick = [m for m in DOORS if len((PACKAGE_DIR / f"{m.split('.')[1]}.py").read_text().splitlines()) > DOOR_LINES]
+    assert not thick, f"doors are thin (at most {DOOR_LINES} lines): move the code of {thick} into a package"
