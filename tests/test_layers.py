@@ -141,6 +141,60 @@ def test_no_module_is_longer_than_a_reader_can_hold(path):
     assert lines <= MAX_LINES, f"{module_name(path)} has {lines} lines (at most {MAX_LINES}): split it by concept"
 
 
+def import_circles(graph: dict[str, set[str]]) -> list[tuple[str, ...]]:
+    """The circles of ``graph`` (module -> the modules it imports): each strongly connected set of more than
+    one module (Tarjan's algorithm), its members sorted; a module importing itself does not count."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            members = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                members.append(member)
+                if member == node:
+                    break
+            if len(members) > 1:
+                circles.append(tuple(sorted(members)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every ``sim`` module and the ``sim`` modules it imports (a package's ``__init__`` counts as the package)."""
+    modules = {module_name(p): p for p in SOURCES}
+    return {m: {i for _, i in sim_imports(p.read_text()) if i in modules and i != m} for m, p in modules.items()}
+
+
+def test_no_modules_import_each_other():
+    """No circle of imports between files, of two modules or more, even through a function's import."""
+    circles = import_circles(import_graph())
+    assert not circles, f"these modules import each other (put what they share in a module below them): {circles}"
+
+
+def test_the_circle_check_can_fail():
+    assert import_circles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [("a", "b")]
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"d"}}) == [("a", "b", "c")]
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
 def test_the_root_holds_only_doors():
     """The root of ``sim`` shows the layers: the package face, ``__main__`` and the thin ``python -m sim.X`` doors."""
     root = sorted(module_name(p) for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py")

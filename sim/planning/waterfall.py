@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "waterfall.csv", rows(w))
     write_csv(args.out / "hybrids.csv", hybrid_rows(w))
-    plot_waterfall(w, args.out / "waterfall")
+    plot_waterfall(w, [row["label"] for row in rows(w)], args.out / "waterfall")
     print(table(w))
     print(f"wrote {args.out / 'waterfall.csv'}, hybrids.csv and waterfall.png/.pdf")
     return 0

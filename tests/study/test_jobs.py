@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.study.results import aggregate
+from sim.study.aggregate import aggregate
 from tests.conftest import run_sim
 
 pytestmark = pytest.mark.functional
