@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
-from sim.config import ConfigError
+from sim.run import figures
+from sim.base.config import ConfigError
 from sim.planning.frontier import Labelled, benchmark_config, curve, frontier_for, point_rows, write_csv
 from sim.planning.frontier import POINT_COLUMNS
 from sim.planning.frontier_plot import Curve, plot_frontiers

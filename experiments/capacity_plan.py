@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.errors import run_command
+from sim.base.errors import run_command
 from sim.planning.plan import main as plan
 
 ARGS = ["platform=all", "precision=best", "model=deepseek_r1", "workload=chat", "--rate", "50", "--ttft", "2", "--tpot", "0.05",

@@ -21,10 +21,10 @@ import argparse
 import csv
 from pathlib import Path
 
-from sim import figures
-from sim.config import compose_config
-from sim.files import atomic_path
-from sim.simulation import Simulation, build
+from sim.run import figures
+from sim.base.config import compose_config
+from sim.base.files import atomic_path
+from sim.run.simulation import Simulation, build
 
 MODEL = ("model=deepseek_r1", "precision=fp4", "worker.dp_attn=true", "fleet.workers=1")
 FABRICS = {

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import compose_config
-from sim.simulation import simulate
+from sim.base.config import compose_config
+from sim.run.simulation import simulate
 
 DEPLOYMENTS = ("h200_fp8_x9", "gb200_nvl72_fp4")
 KEYS = ("gpus", "tput_per_gpu_tok_s", "ttft_s_p99", "tpot_s_p50", "gpu_utilization", "power_kw", "cost_usd_per_hour",

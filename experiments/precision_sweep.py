@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
-from sim.config import ConfigError
+from sim.run import figures
+from sim.base.config import ConfigError
 from sim.planning.frontier import benchmark_config, curve, frontier_for, write_csv
 from sim.planning.runs import Runner
 

@@ -1,3 +1,3 @@
-from sim.cli import main
+from sim.run.cli import main
 
 main()

@@ -3,7 +3,7 @@ become cases through the planning layer's reference search, :mod:`sim.planning.p
 
 import sys
 
-from sim.errors import run_command
+from sim.base.errors import run_command
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.errors import run_command
+from sim.base.errors import run_command
 from sim.planning.waterfall import main
 
 if __name__ == "__main__":

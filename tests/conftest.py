@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sim.config import SimConfig
-from sim.config import compose_config as make_config  # noqa: F401  (the tests' name for it)
+from sim.base.config import SimConfig
+from sim.base.config import compose_config as make_config  # noqa: F401  (the tests' name for it)
 
 #: Overrides that make any scenario small enough for a unit test.
 TOY = ("workload.num_requests=60", "output.figure=false", "output.requests_csv=false", "output.print_summary=false")

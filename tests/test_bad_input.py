@@ -23,20 +23,20 @@ from pathlib import Path
 
 import pytest
 
-import sim.bench
+import sim.run.bench
 import sim.fidelity.calibrate
 import sim.fidelity.validate
 import sim.serving.workload
-import sim.simulation
+import sim.run.simulation
 import sim.study.aggregate
 import sim.study.report
-from sim.bounds import no_limit_fields
-from sim.cli import main as cli_main
-from sim.config import CONFIG_DIR, ConfigError, SimConfig
-from sim.errors import InputError
+from sim.base.bounds import no_limit_fields
+from sim.run.cli import main as cli_main
+from sim.base.config import CONFIG_DIR, ConfigError, SimConfig
+from sim.base.errors import InputError
 from sim.fidelity.cases import RowProblem, read_cases
-from sim.guard import check_command_line
-from sim.simulation import build, simulate
+from sim.run.guard import check_command_line
+from sim.run.simulation import build, simulate
 from tests.conftest import TOY, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,10 +300,10 @@ def no_simulation(monkeypatch) -> None:
     def simulated(*args, **kwargs):
         raise AssertionError("a simulation started")
 
-    monkeypatch.setattr(sim.simulation.Simulation, "__init__", simulated)
+    monkeypatch.setattr(sim.run.simulation.Simulation, "__init__", simulated)
     monkeypatch.setattr(sim.fidelity.validate, "predict_all", simulated)
     monkeypatch.setattr(sim.fidelity.calibrate, "fit", simulated)
-    monkeypatch.setattr(sim.bench, "SCENARIOS", dict.fromkeys(sim.bench.SCENARIOS, simulated))
+    monkeypatch.setattr(sim.run.bench, "SCENARIOS", dict.fromkeys(sim.run.bench.SCENARIOS, simulated))
 
 
 def run_config(overrides, tmp_path, monkeypatch) -> str:
@@ -351,7 +351,7 @@ def run_case_row(changes, tmp_path, monkeypatch) -> str:
 def run_command(main):
     def run(argv, tmp_path, monkeypatch) -> str:
         no_simulation(monkeypatch)
-        cases = [] if main is sim.bench.main else [str(CASES)]
+        cases = [] if main is sim.run.bench.main else [str(CASES)]
         with pytest.raises(InputError) as err:
             main([*cases, *argv])
         return str(err.value)
@@ -396,7 +396,7 @@ def run_process(argv, tmp_path, monkeypatch) -> str:
 RUNNERS = {
     "config": run_config, "small_machine": run_small_machine, "empty_run": run_empty, "cli": run_cli, "cases": run_cases,
     "case_row": run_case_row, "calibrate": run_command(sim.fidelity.calibrate.main), "validate": run_command(sim.fidelity.validate.main),
-    "bench": run_command(sim.bench.main), "aggregate": run_study_command(sim.study.aggregate.main),
+    "bench": run_command(sim.run.bench.main), "aggregate": run_study_command(sim.study.aggregate.main),
     "report": run_study_command(sim.study.report.main), "process": run_process,
 }
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.cli import run_job
-from sim.simulation import Simulation, build
+from sim.run.cli import run_job
+from sim.run.simulation import Simulation, build
 from tests.conftest import TOY, make_config
 
 PARTS = ("gemm_s", "attention_s", "activations_s", "alltoall_s", "allreduce_s", "overhead_s")

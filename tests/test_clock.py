@@ -3,7 +3,7 @@
 import pytest
 import simpy
 
-from sim.clock import FleetEnvironment
+from sim.base.clock import FleetEnvironment
 
 
 def test_calls_and_events_run_in_time_then_scheduling_order():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from sim.config import CONFIG_DIR, Bounds, ConfigError
-from sim.metrics import REQUIRED_KEYS
-from sim.simulation import build, simulate
+from sim.base.config import CONFIG_DIR, Bounds, ConfigError
+from sim.run.metrics import REQUIRED_KEYS
+from sim.run.simulation import build, simulate
 from tests.conftest import TOY, make_config
 
 
@@ -152,3 +152,19 @@ def test_bounds_describe_and_check_their_range():
     assert [unit_interval.allows(v) for v in (0.0, 1e-9, 1.0, 1.1, math.nan, math.inf)] == [False, True, True, False, False, False]
     no_limit = Bounds(0, inf_is_no_limit=True)
     assert no_limit.allows(math.inf) and not no_limit.allows(-math.inf) and not no_limit.allows(-1)
+
+
+def test_the_documented_python_entry_points_still_import_from_their_old_names():
+    """``sim.config.compose_config`` and ``sim.simulate`` are public (README "Using it"): the schemas moved to
+    ``sim.base.config``, and ``sim.config`` is that same module, in a fresh interpreter too."""
+    import subprocess
+    import sys
+
+    import sim
+    import sim.base.config
+    import sim.config
+
+    assert sim.config is sim.base.config and sim.simulate is simulate
+    code = "from sim.config import compose_config; import sim; print(type(compose_config('platform=h200')).__module__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "sim.base.config"

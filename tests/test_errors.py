@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import ConfigError
-from sim.errors import InputError, run_command
+from sim.base.config import ConfigError
+from sim.base.errors import InputError, run_command
 
 
 def failing(err):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.simulation import Simulation, build, simulate
+from sim.run.simulation import Simulation, build, simulate
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.functional

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main as cli_main
-from sim.config import ConfigError
-from sim.guard import check_command_line, check_override
+from sim.run.cli import main as cli_main
+from sim.base.config import ConfigError
+from sim.run.guard import check_command_line, check_override
 
 APP = cli_main.__wrapped__
 
@@ -70,7 +70,7 @@ def test_a_refused_attack_runs_nothing_through_the_real_command(tmp_path):
 def test_a_sweep_is_checked_once_per_combination_of_the_config_files_its_values_select(tmp_path, monkeypatch):
     """Hydra composes a sweep's jobs only when they start: the guard composes each combination of config-group
     values (platform x precision here; fleet.racks loads no file, so it does not multiply them) before any runs."""
-    from sim.guard import compose
+    from sim.run.guard import compose
 
     monkeypatch.chdir(tmp_path)
     composed = compose(["-m", "platform=h200,b200", "precision=fp8,fp4", "fleet.racks=1,2"], APP)
@@ -91,7 +91,7 @@ def test_each_job_checks_its_own_configuration_before_writing_anything(tmp_path)
     (conf / "secret.yaml").write_text("# @package _global_\nworkload:\n  num_requests: 60\n  name: ${oc.env:SECRET}\n")
     argv = ["sim", "--config-dir", str(tmp_path / "conf"), "-m", "+experiment=plain,secret", "output.figure=false",
             "output.print_summary=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    code = f"import sys; sys.argv = {argv!r}; from sim.cli import hydra_main; hydra_main.__wrapped__()"
+    code = f"import sys; sys.argv = {argv!r}; from sim.run.cli import hydra_main; hydra_main.__wrapped__()"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, SECRET="hunter2"),
                          timeout=300, cwd=Path(__file__).resolve().parents[1])
     assert "hunter2" not in out.stdout + out.stderr

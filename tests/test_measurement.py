@@ -1,13 +1,13 @@
 """Measurement: the steady-state window by default, its confidence interval, and a warning when a run is
-too short (sim/measurement.py)."""
+too short (sim/run/measurement.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.measurement import mser5_warmup_s
-from sim.simulation import simulate
+from sim.run.measurement import mser5_warmup_s
+from sim.run.simulation import simulate
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.theory
@@ -19,7 +19,7 @@ MEAN_TOKENS = 2 * 0.9 * 1024
 def test_the_batch_means_interval_uses_students_t():
     from scipy.stats import t
 
-    from sim.measurement import BATCHES, T_975_BATCHES
+    from sim.run.measurement import BATCHES, T_975_BATCHES
 
     assert T_975_BATCHES == pytest.approx(t.ppf(0.975, BATCHES - 1), rel=1e-12)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim import figures
-from sim.files import atomic_path, atomic_write_text
+from sim.run import figures
+from sim.base.files import atomic_path, atomic_write_text
 
 
 def test_an_atomic_write_replaces_the_file_whole_and_leaves_no_temporary(tmp_path):

@@ -1,13 +1,13 @@
-"""Uncertain inputs: a reproducible Latin hypercube, distributions checked before any run (sim/uncertainty.py)."""
+"""Uncertain inputs: a reproducible Latin hypercube, distributions checked before any run (sim/run/uncertainty.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.config import ConfigError, UncertainInputConfig, UncertaintyConfig
-from sim.simulation import build, simulate
-from sim.uncertainty import design
+from sim.base.config import ConfigError, UncertainInputConfig, UncertaintyConfig
+from sim.run.simulation import build, simulate
+from sim.run.uncertainty import design
 from tests.conftest import TOY, make_config
 
 
@@ -77,8 +77,8 @@ def test_impossible_distributions_are_refused_before_any_event(override, message
 def test_an_uncertain_input_can_be_added_on_the_command_line(tmp_path, monkeypatch):
     """The + form Hydra recommends works (each entry is typed by UncertainInputConfig after composition), through
     the guard of the real command line too, and a misspelt field is named."""
-    from sim.cli import main as cli_main
-    from sim.guard import check_command_line
+    from sim.run.cli import main as cli_main
+    from sim.run.guard import check_command_line
 
     added = ("+uncertainty.inputs.pue.key=cost.pue", "+uncertainty.inputs.pue.low=1.1", "+uncertainty.inputs.pue.high=1.5",
              "uncertainty.samples=4", "uncertainty.sample=2")

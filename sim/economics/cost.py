@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config import ConfigError, CostConfig
+from sim.base.config import ConfigError, CostConfig
 from sim.economics.power import FleetPower
 from sim.spec.platform import Platform
 

@@ -3,7 +3,7 @@
 What the kernels and the fabric achieve is not fitted here: it comes from published microbenchmarks
 (``platform.kernels``, ``platform.topology``; ``python -m sim.validate --ops`` checks them). What is left for an
 end-to-end fit is what no microbenchmark measures, a few factors per GPU generation
-(:class:`sim.config.EfficiencyConfig`):
+(:class:`sim.base.config.EfficiencyConfig`):
 
 * ``compute_scale``, ``memory_scale``: how much of the kernels' GEMM throughput and HBM bandwidth a serving
   stack keeps (1: all of it; far from 1 is missing physics, reported as such);
@@ -44,11 +44,11 @@ import yaml
 from omegaconf import OmegaConf
 from scipy.optimize import least_squares
 
-from sim.config import CONFIG_DIR
-from sim.errors import CommandParser, InputError, positive_number, run_command
+from sim.base.config import CONFIG_DIR
+from sim.base.errors import CommandParser, InputError, positive_number, run_command
+from sim.base.files import atomic_write_text
+from sim.base.progress import Progress
 from sim.fidelity.cases import REQUESTS_PER_CLIENT, BenchmarkCase, Prediction, RowProblem, _predict_star, read_cases, summary
-from sim.files import atomic_write_text
-from sim.progress import Progress
 
 #: Factors of each generation: (name, lower bound, upper bound, start). A scale's bounds say what serving can
 #: plausibly keep of a microbenchmark (a third to twice); a fit at a bound is reported as missing physics.
@@ -214,7 +214,7 @@ def write_calibration(path: Path, result: dict, command: str, fitted_on: str, st
         f"# A generation under `generations` was fitted on its own data; the others take `fallback` ({result['fallback']}'s).\n"
         "# `uncertainty`: the standard deviation of each fitted factor's log (0.1: about +-10 %); `uncalibrated_error_pct`:\n"
         "# the median throughput error of a generation predicted with another's factors (--cross-validate).\n"
-        "# Meanings: sim/config.py EfficiencyConfig and the README's calibration section.\n"
+        "# Meanings: sim/base/config.py EfficiencyConfig and the README's calibration section.\n"
     )
     atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
 

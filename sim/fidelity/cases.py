@@ -9,7 +9,7 @@ read (missing value, unknown platform or model, non-numeric number, a size beyon
 becomes a :class:`RowProblem` naming the row and the column, and a case that cannot be simulated (a
 layout that does not fit) a :class:`Prediction` with its reason: neither stops the other cases. A file
 that cannot be a cases file at all (empty, header only, binary or not UTF-8, a missing column, two
-cases with one id) is refused whole, with an :class:`sim.errors.InputError` saying so.
+cases with one id) is refused whole, with an :class:`sim.base.errors.InputError` saying so.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from sim.config import CONFIG_DIR, Bounds, ConfigError, SpeculativeConfig, WorkerConfig, WorkloadConfig
-from sim.errors import InputError
-from sim.files import read_text
+from sim.base.config import CONFIG_DIR, Bounds, ConfigError, SpeculativeConfig, WorkerConfig, WorkloadConfig
+from sim.base.errors import InputError
+from sim.base.files import read_text
 
 #: Columns a cases file must have, and which of them are numbers.
 REQUIRED_COLUMNS = (
@@ -259,8 +259,8 @@ class Prediction:
 
 def predict(case: BenchmarkCase, extra_overrides: tuple[str, ...] = (), requests_per_client: int = REQUESTS_PER_CLIENT) -> Prediction:
     """Simulate one case in benchmark mode; a configuration the simulator refuses gives its reason."""
-    from sim.config import compose_config
-    from sim.simulation import Simulation, build
+    from sim.base.config import compose_config
+    from sim.run.simulation import Simulation, build
 
     try:
         cfg = compose_config(*case_overrides(case, requests_per_client), *extra_overrides)
@@ -284,7 +284,7 @@ def predict_all(
     requests_per_client: int = REQUESTS_PER_CLIENT,
 ) -> list[Prediction]:
     """Predict every case, in parallel over ``processes`` (default: all cores), in the cases' order."""
-    from sim.progress import Progress
+    from sim.base.progress import Progress
 
     jobs = [(case, tuple(extra_overrides), requests_per_client) for case in cases]
     processes = min(processes or os.cpu_count() or 1, len(jobs))

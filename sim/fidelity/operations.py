@@ -58,10 +58,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from sim.config import ConfigError
-from sim.errors import CommandParser, InputError, run_command
+from sim.base.config import ConfigError
+from sim.base.errors import CommandParser, InputError, run_command
 from sim.fidelity.cases import RowProblem, config_names
-from sim.files import atomic_write_text, check_output_file, read_text
+from sim.base.files import atomic_write_text, check_output_file, read_text
 from sim.spec.model import copies_sent
 
 REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
@@ -127,7 +127,7 @@ def _num(v: dict, column: str, required: bool = True, positive: bool = True, int
 
 @lru_cache(maxsize=None)
 def _platform(name: str):
-    from sim.config import compose_config
+    from sim.base.config import compose_config
 
     return compose_config(f"platform={name}").platform
 

@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from sim.errors import CommandParser, positive_number, run_command
+from sim.base.errors import CommandParser, positive_number, run_command
 from sim.fidelity.cases import Prediction, RowProblem, check_calibration, predict_all, read_cases, summary
-from sim.files import atomic_write_text, check_output_file
+from sim.base.files import atomic_write_text, check_output_file
 
 
 def table(predictions: list[Prediction], problems: list[RowProblem]) -> str:

@@ -9,5 +9,5 @@
 * :mod:`sim.network.fabric`: flows over time on the simulation's clock (workers' communication, KV-cache
   transfers), their rates as flows come and go, the bytes each link carried.
 
-It may import the base layer (``sim.config``, ``sim.clock``) and ``sim.spec``; ``sim.serving`` uses it.
+It may import the base layer (``sim.base.config``, ``sim.base.clock``) and ``sim.spec``; ``sim.serving`` uses it.
 """

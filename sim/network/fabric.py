@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from sim.clock import FleetEnvironment
+from sim.base.clock import FleetEnvironment
 from sim.network.links import Link, Path, capacity_bytes_per_s
 from sim.network.sharing import max_min_rates
 from sim.spec.topology import Topology

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError
+from sim.base.config import ConfigError
 from sim.spec.topology import Topology
 
 POLICIES = ("packed", "spread")

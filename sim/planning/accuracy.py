@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
+from sim.run import figures
 from sim.fidelity import operations
 from sim.fidelity.cases import BenchmarkCase, predict_all, read_cases
-from sim.files import atomic_write_text
+from sim.base.files import atomic_write_text
 from sim.planning.frontier_points import FrontierPoint, predict_points, read_points
 from sim.planning.runs import Runner
 
@@ -158,9 +158,9 @@ def write_report(out_dir: Path, calibration: str = "default", processes: int | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.errors import CommandParser, positive_number
+    from sim.base.errors import CommandParser, positive_number
     from sim.fidelity.cases import check_calibration
-    from sim.files import check_output_file
+    from sim.base.files import check_output_file
 
     parser = CommandParser(prog="python -m sim.validate --accuracy", description="Write the accuracy report.")
     parser.add_argument("--accuracy", type=Path, required=True, metavar="DIR", help="folder to write the report into")

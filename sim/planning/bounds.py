@@ -19,7 +19,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Sequence
 
-from sim.config import SimConfig
+from sim.base.config import SimConfig
 from sim.planning.layouts import Layout
 from sim.serving.workload import mean_length
 
@@ -83,7 +83,7 @@ def _batches(largest: float) -> list[int]:
 def optimistic_curve(base: SimConfig, layout: Layout, max_concurrency: int) -> Bound:
     """The layout's best possible (interactivity, throughput per GPU) from its performance model, for
     decode batches from 1 to what its KV cache or the clients (``max_concurrency``) allow."""
-    from sim.simulation import build
+    from sim.run.simulation import build
 
     dep = build(layout.config(base, 1))
     wl = dep.cfg.workload

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from sim.config import ConfigError, SimConfig
+from sim.base.config import ConfigError, SimConfig
 from sim.planning.layouts import Layout
 from sim.planning.runs import Outcome, Runner
 

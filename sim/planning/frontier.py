@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import ConfigError, SimConfig, compose_config
-from sim.errors import CommandParser, InputError, positive_number
-from sim.files import atomic_path, check_output_dir
+from sim.base.config import ConfigError, SimConfig, compose_config
+from sim.base.errors import CommandParser, InputError, positive_number
+from sim.base.files import atomic_path, check_output_dir
 from sim.planning.frontier_plot import Curve, plot_frontiers
 from sim.planning.layouts import Layout
 from sim.planning.runs import Runner

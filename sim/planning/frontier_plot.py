@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
+from sim.run import figures
 from sim.planning.pareto import Frontier
 from sim.study import plots
 from sim.planning.search import Point

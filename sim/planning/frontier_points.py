@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import ConfigError
-from sim.errors import CommandParser, InputError, positive_number
+from sim.base.config import ConfigError
+from sim.base.errors import CommandParser, InputError, positive_number
 from sim.fidelity.cases import RowProblem, check_calibration, config_names, serving_precision
-from sim.files import atomic_write_text, check_output_file, read_text
+from sim.base.files import atomic_write_text, check_output_file, read_text
 from sim.planning.frontier import benchmark_config, check_precision
 from sim.planning.runs import Runner
 from sim.planning.search import SearchResult, search

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sim.config import SimConfig, WorkerConfig
+from sim.base.config import SimConfig, WorkerConfig
 
 #: Requests each client sends in benchmark mode; the first round is warm-up (as the measured cases).
 REQUESTS_PER_CLIENT = 6
@@ -115,7 +115,7 @@ class Layout:
 
 
 def layout_of(deployment) -> Layout:
-    """The layout of a built deployment (:class:`sim.simulation.Deployment`): its pools' workers, the whole fleet."""
+    """The layout of a built deployment (:class:`sim.run.simulation.Deployment`): its pools' workers, the whole fleet."""
     cfg = deployment.cfg
     pools = deployment.pools
     decode, prefill = pools[-1], (pools[0] if len(pools) > 1 else None)

@@ -28,9 +28,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sim.config import ConfigError, SimConfig, compose_config
-from sim.errors import CommandParser, InputError, positive_number
-from sim.files import check_output_dir, read_text
+from sim.base.config import ConfigError, SimConfig, compose_config
+from sim.base.errors import CommandParser, InputError, positive_number
+from sim.base.files import check_output_dir, read_text
 from sim.fidelity.cases import config_names
 from sim.planning.capacity import Candidate, Sizing, Slo, max_rate, open_loop, size_all
 from sim.planning.frontier import QUIET, check_precision, expand, write_csv
@@ -221,7 +221,7 @@ def closest(rows: list[Row], slo: Slo) -> str:
 def inverse(args, slo: Slo) -> int:
     if any("," in o for o in args.overrides):
         raise ConfigError("--max-rate answers for one fleet: give one platform and precision, no comma lists")
-    from sim.simulation import build
+    from sim.run.simulation import build
 
     cfg = open_loop_base(args.overrides)
     dep = build(replace(cfg, workload=replace(cfg.workload, rate_rps=None, load_fraction=1.0)))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
+from sim.run import figures
 from sim.planning.capacity import Sizing
 from sim.planning.frontier_plot import compact
 

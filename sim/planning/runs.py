@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sim.config import ConfigError, SimConfig
+from sim.base.config import ConfigError, SimConfig
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Outcome:
 
 def simulate_one(cfg: SimConfig) -> Outcome:
     """Build and run one configuration; a refusal or failure becomes the outcome's ``error``."""
-    from sim.simulation import Simulation, build
+    from sim.run.simulation import Simulation, build
 
     start = time.process_time()
     try:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sim.config import ConfigError, SimConfig
+from sim.base.config import ConfigError, SimConfig
 from sim.planning.bounds import Staircase, optimistic_curve
 from sim.planning.layouts import Layout
 from sim.planning.pareto import Frontier

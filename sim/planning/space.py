@@ -27,9 +27,9 @@ import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sim.config import ConfigError, SimConfig
-from sim.errors import InputError
-from sim.files import read_text
+from sim.base.config import ConfigError, SimConfig
+from sim.base.errors import InputError
+from sim.base.files import read_text
 from sim.planning.layouts import Layout
 
 #: Models at least this large (total parameters) are also tried disaggregated.
@@ -44,7 +44,7 @@ SPACE_COLUMNS = (
 
 
 def _fits(base: SimConfig, layout: Layout) -> bool:
-    from sim.simulation import build
+    from sim.run.simulation import build
 
     try:
         build(layout.config(base, 1))
@@ -158,7 +158,7 @@ class Removed:
 def feasible(base: SimConfig, layouts: list[Layout]) -> tuple[list[Layout], list[Removed]]:
     """The layouts the simulator accepts for ``base``'s model, platform and lengths, and the others with
     the constraint that removed each (memory, head split, layout rules). Duplicates are dropped."""
-    from sim.simulation import build
+    from sim.run.simulation import build
 
     kept, removed, seen = [], [], set()
     for layout in layouts:

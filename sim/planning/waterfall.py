@@ -36,9 +36,9 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from sim.config import ConfigError, SimConfig
-from sim.errors import CommandParser, InputError, positive_number
-from sim.files import check_output_dir
+from sim.base.config import ConfigError, SimConfig
+from sim.base.errors import CommandParser, InputError, positive_number
+from sim.base.files import check_output_dir
 from sim.planning.attribution import order_range, path_attribution, shapley
 from sim.planning.frontier import benchmark_config, write_csv
 from sim.planning.layouts import Layout, layout_of
@@ -88,7 +88,7 @@ def same_model(a: SimConfig, b: SimConfig) -> None:
 
 def side(spec: str, cfg: SimConfig) -> Side:
     """One deployment: its configuration's layout (an aggregated fleet as one worker: per GPU they are alike)."""
-    from sim.simulation import build
+    from sim.run.simulation import build
 
     if cfg.cost.mode != "preset":
         raise ConfigError(f"{spec}: the waterfall prices GPU-hours from a cost preset (cost=hyperscaler, neocloud or rental), not cost={cfg.cost.name}")
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "waterfall.csv", rows(w))
     write_csv(args.out / "hybrids.csv", hybrid_rows(w))
-    plot_waterfall(w, args.out / "waterfall")
+    plot_waterfall(w, [row["label"] for row in rows(w)], args.out / "waterfall")
     print(table(w))
     print(f"wrote {args.out / 'waterfall.csv'}, hybrids.csv and waterfall.png/.pdf")
     return 0

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
+from sim.run import figures
 
 
-def plot_waterfall(w, stem: Path) -> list[Path]:
-    """``w``: a :class:`sim.planning.waterfall.Waterfall`."""
-    from sim.planning.waterfall import FACTORS
-
+def plot_waterfall(w, factor_labels: list[str], stem: Path) -> list[Path]:
+    """``w``: a :class:`sim.planning.waterfall.Waterfall`; ``factor_labels``: what each of its factors is called
+    (the caller's words, so this module imports nothing of the waterfall's)."""
     n = len(w.factors)
     start, end = w.cost[frozenset()], w.cost[frozenset(range(n))]
-    labels = ["A"] + [textwrap.fill(" + ".join(FACTORS[f] for f in g.split("+")), 16) for g in w.factors] + ["B"]
+    labels = ["A"] + [textwrap.fill(label, 16) for label in factor_labels] + ["B"]
     m = w.multiplicative
     with figures.style():
         plt = figures.pyplot()

@@ -8,5 +8,5 @@ links are shared communicates through flows on the fabric (``flows``). ``engine`
 are the hot path that ``setup.py`` compiles with mypyc (``sim.serving.native`` picks the compiled or source
 modules): keep them small, typed and import-light.
 
-May import: ``sim.config``, ``sim.clock``, ``sim.spec``, ``sim.network``, ``sim.economics``.
+May import: ``sim.base.config``, ``sim.base.clock``, ``sim.spec``, ``sim.network``, ``sim.economics``.
 """

@@ -6,7 +6,7 @@ fleet, and reported as ``capacity_rps_estimate``.
 
 from __future__ import annotations
 
-from sim.config import EngineConfig, WorkerConfig
+from sim.base.config import EngineConfig, WorkerConfig
 from sim.serving.perf import PerformanceModel
 
 

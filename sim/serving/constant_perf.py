@@ -6,7 +6,7 @@ engine. It says nothing of where the time goes (no parts) nor of links.
 
 from __future__ import annotations
 
-from sim.config import PerfConfig
+from sim.base.config import PerfConfig
 from sim.serving.perf import DecodeRun
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sim.config import ConfigError, EngineConfig, SimConfig, WorkerConfig
+from sim.base.config import ConfigError, EngineConfig, SimConfig, WorkerConfig
 from sim.serving.capacity import estimate_worker_capacity_rps
 from sim.serving.fleet import build_perf_model, check_fits, validate_worker
 from sim.serving.speculative import Speculation

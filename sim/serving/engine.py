@@ -30,8 +30,8 @@ import heapq
 from collections import deque
 from typing import Callable
 
-from sim.clock import FleetEnvironment
-from sim.config import EngineConfig
+from sim.base.clock import FleetEnvironment
+from sim.base.config import EngineConfig
 from sim.serving.iteration import DecodeRun, Parts
 from sim.serving.perf import PerformanceModel, RooflinePerf
 from sim.serving.requests import RequestTable, Status

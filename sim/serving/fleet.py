@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sim.bounds import run_estimate
-from sim.config import ConfigError, EngineConfig, FleetConfig, PerfConfig, WorkerConfig
+from sim.base.bounds import run_estimate
+from sim.base.config import ConfigError, EngineConfig, FleetConfig, PerfConfig, WorkerConfig
 from sim.network.collectives import Collectives
 from sim.network.placement import Placement, check_width, place, place_fleet
 from sim.serving.constant_perf import ConstantPerf
@@ -198,11 +198,16 @@ def build_perf_model(
     spec: Speculation | None = None, collectives: Collectives | None = None,
 ) -> PerformanceModel:
     """The performance model named by ``perf.kind`` (the roofline for a worker with these collectives)."""
+    validate_perf_kind(cfg)
     if cfg.kind == "roofline":
         return RooflinePerf(platform, model, precision, worker, cfg, spec, collectives)
-    if cfg.kind == "constant":
-        return ConstantPerf(cfg)
-    raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")
+    return ConstantPerf(cfg)
+
+
+def validate_perf_kind(cfg: PerfConfig) -> None:
+    """``perf.kind`` must name a performance model."""
+    if cfg.kind not in ("roofline", "constant"):
+        raise ConfigError(f"perf.kind={cfg.kind!r} is unknown; use 'roofline' or 'constant'")
 
 
 def placed_models(

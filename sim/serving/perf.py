@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from sim.config import ConfigError, PerfConfig, SpeculativeConfig, WorkerConfig
+from sim.base.config import ConfigError, PerfConfig, SpeculativeConfig, WorkerConfig
 from sim.network.collectives import Collectives
 from sim.serving.iteration import PARTS, DecodeRun, Parts  # noqa: F401 (PARTS: part of this module's API)
 from sim.serving.speculative import Speculation
@@ -42,7 +42,7 @@ _EFFICIENCIES = (
 def _calibrated_value(cfg: PerfConfig, key: str) -> float:  # None: the calibration did not fill it in
     value = getattr(cfg, key)
     if value is None:
-        raise ConfigError(f"perf.{key} is unset: build the deployment with sim.simulation.build (which applies the calibration) or set it")
+        raise ConfigError(f"perf.{key} is unset: build the deployment with sim.run.simulation.build (which applies the calibration) or set it")
     return float(value)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from sim.config import ConfigError, SpeculativeConfig
+from sim.base.config import ConfigError, SpeculativeConfig
 
 
 def validate_speculative(cfg: SpeculativeConfig) -> None:
@@ -26,7 +26,7 @@ def validate_speculative(cfg: SpeculativeConfig) -> None:
     if cfg.method not in ("none", "mtp"):
         raise ConfigError(f"engine.speculative.method={cfg.method!r} is unknown; use 'none' or 'mtp'")
     if cfg.method == "mtp" and cfg.acceptance_rate is None:
-        raise ConfigError("engine.speculative.acceptance_rate is unset: set it, or build through sim.simulation.build (the calibration's)")
+        raise ConfigError("engine.speculative.acceptance_rate is unset: set it, or build through sim.run.simulation.build (the calibration's)")
 
 
 class Speculation:

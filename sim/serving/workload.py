@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.bounds import run_estimate
-from sim.config import ConfigError, WorkloadConfig
+from sim.base.bounds import run_estimate
+from sim.base.config import ConfigError, WorkloadConfig
 
 ARRIVALS = ("poisson", "closed_loop")
 LENGTH_DISTS = ("fixed", "uniform", "lognormal")

@@ -4,5 +4,5 @@ The bottom layer of the simulator. Its modules turn the configuration of a platf
 precision into physics in SI units (FLOP/s, bytes, bytes/s, W) and say whether a combination can exist
 (FP4 on a GPU without FP4 tensor cores, shapes that describe no transformer).
 
-May import: ``sim.config`` only.
+May import: ``sim.base.config`` only.
 """

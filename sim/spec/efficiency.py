@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sim.config import ConfigError, KernelConfig, SimConfig
+from sim.base.config import ConfigError, KernelConfig, SimConfig
 from sim.spec.precision import Precision
 
 _WIDER = {"fp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"), "bf16": ("bf16", "fp8")}

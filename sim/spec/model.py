@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.bounds import refuse_implausible
-from sim.config import ConfigError, ModelConfig
+from sim.base.bounds import refuse_implausible
+from sim.base.config import ConfigError, ModelConfig
 from sim.spec.precision import BYTES_PER_ELEMENT
 
 

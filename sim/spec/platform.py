@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.bounds import refuse_implausible
-from sim.config import ConfigError, PlatformConfig
+from sim.base.bounds import refuse_implausible
+from sim.base.config import ConfigError, PlatformConfig
 from sim.spec.topology import Topology
 
 

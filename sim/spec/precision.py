@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, PrecisionConfig
+from sim.base.config import ConfigError, PrecisionConfig
 
 #: Bytes per element, block scales included.
 BYTES_PER_ELEMENT: dict[str, float] = {"bf16": 2.0, "fp8": 1.0, "fp4": 4.5 / 8}

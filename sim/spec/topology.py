@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config import ConfigError, PlatformConfig
+from sim.base.config import ConfigError, PlatformConfig
 
 SCALEUP_KINDS = ("switched", "full_mesh")
 

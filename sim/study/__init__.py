@@ -1,4 +1,4 @@
 """Studies: many simulations of one question, and what they amount to (sweep tables).
 
-May import: everything below it (``sim.simulation``, ``sim.cli`` and the layers they build on).
+May import: everything below it (``sim.run.simulation``, ``sim.run.cli`` and the layers they build on).
 """

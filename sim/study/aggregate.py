@@ -1,5 +1,6 @@
 """``python -m sim.aggregate SWEEP_DIR`` (alias ``python -m sim.sweep``): a sweep's job folders as one
-table, with the figures per configuration and what drives the cost (:mod:`sim.study.results`).
+table (:mod:`sim.study.results`), with the figures per configuration and what drives the cost
+(:mod:`sim.study.confidence`), written into the sweep's folder.
 
 Prints one line per job and a closing count; a job folder with a missing, empty or corrupt file is
 reported and skipped, the rest aggregated. Exit status: 0 when the table was written, 2 when there is
@@ -11,14 +12,40 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sim.errors import CommandParser, run_command
-from sim.study.results import aggregate
+from sim.base.errors import CommandParser, run_command
+from sim.base.files import atomic_write_text, check_output_dir
+from sim.study.confidence import by_configuration, sensitivity
+from sim.study.results import LATENCY, PROBLEMS, SUMMARY, StudyError, collect, frame, latency_frame, write_frame
 
 SHOWN = ("tput_per_gpu_tok_s", "tpot_s_p50", "ttft_s_p99", "cost_usd_per_mtok", "cost_usd_per_slo_met_mtok")
 
 
+def aggregate(sweep_dir: Path, progress: bool = True) -> dict:
+    """Aggregate the sweep into its folder: ``summary.csv``/``.parquet`` (one row per job),
+    ``configurations.csv`` (per configuration: mean and 95 % interval of the cost and energy figures),
+    ``sensitivity.csv`` (which uncertain input drives the cost) and ``latency.parquet``. Returns the
+    tables and the problems found."""
+    sweep_dir = Path(sweep_dir)
+    for name in (f"{SUMMARY}.csv", f"{SUMMARY}.parquet", "configurations.csv", "sensitivity.csv", LATENCY, PROBLEMS):
+        if (sweep_dir / name).is_dir():
+            raise StudyError(f"{sweep_dir / name} is a folder, where aggregation writes a table; move or rename that folder")
+    if sweep_dir.is_dir():
+        check_output_dir(sweep_dir, "the sweep's folder")
+    rows, latency, problems = collect(sweep_dir, progress)
+    df = frame(rows)
+    configs = by_configuration(df)
+    sens = sensitivity(df)
+    lat = latency_frame(latency)
+    write_frame(df, sweep_dir / SUMMARY)
+    write_frame(configs, sweep_dir / "configurations", ("csv",))
+    write_frame(sens, sweep_dir / "sensitivity", ("csv",))
+    write_frame(lat, sweep_dir / LATENCY.removesuffix(".parquet"), ("parquet",))
+    atomic_write_text(sweep_dir / PROBLEMS, "".join(f"{p}\n" for p in problems))
+    return {"summary": df, "configurations": configs, "sensitivity": sens, "latency": lat, "problems": problems}
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m sim.aggregate") -> int:
-    """The command: a refusal or a failure is one line on stderr (:func:`sim.errors.run_command`)."""
+    """The command: a refusal or a failure is one line on stderr (:func:`sim.base.errors.run_command`)."""
     return run_command(lambda args: _main(args, prog), argv)
 
 

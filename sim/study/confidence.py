@@ -7,7 +7,7 @@ A configuration is a job's overrides less the replication keys (``seed``, ``unce
 its own configuration (fewer ``jobs_ok``); a table without that column is grouped by what the jobs
 simulated. With two or more jobs the interval is Student's t on their mean, and the 5th to 95th
 percentiles give the spread of the figure itself; a configuration of one job keeps that run's own
-interval (batch means, :mod:`sim.measurement`) where it has one.
+interval (batch means, :mod:`sim.run.measurement`) where it has one.
 
 The cost per SLO-met million tokens is pooled, never averaged: a run in which no request met the SLO
 has an infinite cost per SLO-met token (``null`` in its ``metrics.json``), and a mean would drop it and

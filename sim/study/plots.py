@@ -3,7 +3,7 @@ planning frontier, a cost waterfall): readable labels for configurations, the Pa
 plots with a confidence interval, latency CDFs from quantiles, and tornado bars.
 
 They draw on Matplotlib axes handed to them and choose no style of their own: call them inside
-:func:`sim.figures.style` and save with :func:`sim.figures.save`.
+:func:`sim.run.figures.style` and save with :func:`sim.run.figures.save`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from sim.figures import MORE_COLOURS, PALETTE
+from sim.run.figures import MORE_COLOURS, PALETTE
 
 #: Ten colours told apart (black is kept for reference lines), and marker shapes for scatter plots.
 SERIES_COLOURS = (*PALETTE[:-1], *MORE_COLOURS)

@@ -8,7 +8,7 @@
 - ``tornado``: which uncertain input drives the cost, when the study sampled any.
 
 A figure whose data the sweep does not hold is skipped with a message, never drawn empty. The figures
-are drawn in the shipped style and saved without run-dependent metadata (:mod:`sim.figures`): the same
+are drawn in the shipped style and saved without run-dependent metadata (:mod:`sim.run.figures`): the same
 sweep gives the same bytes.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
-from sim.errors import CommandParser, run_command
-from sim.files import check_output_dir
+from sim.run import figures
+from sim.base.errors import CommandParser, run_command
+from sim.base.files import check_output_dir
 from sim.study import plots
 from sim.study.confidence import by_configuration, by_overrides, configuration_keys, sensitivity
 from sim.study.results import CONFIGURATION, StudyError, load, load_latency, ok_rows
@@ -278,5 +278,5 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command: a refusal or a failure is one line on stderr (:func:`sim.errors.run_command`)."""
+    """The command: a refusal or a failure is one line on stderr (:func:`sim.base.errors.run_command`)."""
     return run_command(_main, argv)

@@ -2,7 +2,7 @@
 metrics), built from the job folders alone, as CSV and Parquet, and as a pandas DataFrame.
 
 Hydra does not call a sweep's end when a job raises, and a sweep may be interrupted: so the table is
-made from what each job folder holds (:mod:`sim.job`). A job is ``ok`` only if its ``metrics.json`` is
+made from what each job folder holds (:mod:`sim.run.job`). A job is ``ok`` only if its ``metrics.json`` is
 whole; a folder whose files are missing, empty or corrupt is reported (``unreadable`` or
 ``incomplete``, with the reason in ``error``) and the others are aggregated. Wall-clock times are left
 out, so the same study gives the same bytes every time.
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import InputError
-from sim.files import atomic_path, atomic_write_text, check_output_dir
-from sim.job import METRICS_FILE, STATUS_FILE, job_folders, job_overrides, read_json, sweep_jobs
-from sim.metrics import IDENTITY_KEYS, REQUIRED_KEYS
-from sim.progress import Progress
+from sim.base.errors import InputError
+from sim.base.files import atomic_path
+from sim.run.job import METRICS_FILE, STATUS_FILE, job_folders, job_overrides, read_json, sweep_jobs
+from sim.run.metrics import IDENTITY_KEYS, REQUIRED_KEYS
+from sim.base.progress import Progress
 
 #: The files aggregation writes into the sweep folder.
 SUMMARY = "summary"  # summary.csv and summary.parquet: one row per job
@@ -201,32 +201,6 @@ def write_frame(df, stem: Path, formats: tuple[str, ...] = ("csv", "parquet")) -
                 df.to_parquet(tmp, index=False, engine="pyarrow")
         paths.append(path)
     return paths
-
-
-def aggregate(sweep_dir: Path, progress: bool = True) -> dict:
-    """Aggregate the sweep into its folder: ``summary.csv``/``.parquet`` (one row per job),
-    ``configurations.csv`` (per configuration: mean and 95 % interval of the cost and energy figures),
-    ``sensitivity.csv`` (which uncertain input drives the cost) and ``latency.parquet``. Returns the
-    tables and the problems found."""
-    from sim.study.confidence import by_configuration, sensitivity
-
-    sweep_dir = Path(sweep_dir)
-    for name in (f"{SUMMARY}.csv", f"{SUMMARY}.parquet", "configurations.csv", "sensitivity.csv", LATENCY, PROBLEMS):
-        if (sweep_dir / name).is_dir():
-            raise StudyError(f"{sweep_dir / name} is a folder, where aggregation writes a table; move or rename that folder")
-    if sweep_dir.is_dir():
-        check_output_dir(sweep_dir, "the sweep's folder")
-    rows, latency, problems = collect(sweep_dir, progress)
-    df = frame(rows)
-    configs = by_configuration(df)
-    sens = sensitivity(df)
-    lat = latency_frame(latency)
-    write_frame(df, sweep_dir / SUMMARY)
-    write_frame(configs, sweep_dir / "configurations", ("csv",))
-    write_frame(sens, sweep_dir / "sensitivity", ("csv",))
-    write_frame(lat, sweep_dir / LATENCY.removesuffix(".parquet"), ("parquet",))
-    atomic_write_text(sweep_dir / PROBLEMS, "".join(f"{p}\n" for p in problems))
-    return {"summary": df, "configurations": configs, "sensitivity": sens, "latency": lat, "problems": problems}
 
 
 def load(path: str | Path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.economics.cost import capital_recovery_factor
-from sim.simulation import Simulation, build, simulate
+from sim.run.simulation import Simulation, build, simulate
 from tests.conftest import TOY, make_config
 
 RUN = (*TOY, "workload.num_requests=300")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import sim.fidelity.calibrate as calibrate
-from sim.errors import InputError
+from sim.base.errors import InputError
 
 CASES = Path(__file__).resolve().parents[2] / "data" / "reference" / "benchmark_cases.csv"
 VALUES = {name: start for name, _, _, start in calibrate.PARAMETERS}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import compose_config
-from sim.errors import InputError
+from sim.base.config import compose_config
+from sim.base.errors import InputError
 from sim.fidelity.cases import RowProblem
 from sim.fidelity.operations import SHIPPED, OpResult, predict_collective, predict_file, predict_kernel, summary
 from sim.validate import main as validate_main

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.errors import InputError
+from sim.base.errors import InputError
 from sim.fidelity.cases import RowProblem, case_overrides, predict, read_cases
 from sim.fidelity.validate import main as validate_main
-from sim.simulation import Simulation, build
+from sim.run.simulation import Simulation, build
 from tests.conftest import make_config
 
 CASES = Path(__file__).resolve().parents[2] / "data" / "reference" / "benchmark_cases.csv"

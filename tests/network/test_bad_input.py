@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import ConfigError
-from sim.simulation import build
+from sim.base.config import ConfigError
+from sim.run.simulation import build
 from tests.conftest import make_config
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from sim.spec.efficiency import calibrated
 from sim.serving.perf import RooflinePerf
-from sim.simulation import build
+from sim.run.simulation import build
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import breakdown
-from sim.simulation import Simulation, build
+from sim.run import breakdown
+from sim.run.simulation import Simulation, build
 from tests.conftest import TOY, make_config
 
 

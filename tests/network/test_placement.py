@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from sim.config import ConfigError, compose_config
+from sim.base.config import ConfigError, compose_config
 from sim.network.collectives import Collectives
 from sim.network.placement import check_width, place
 from sim.spec.platform import Platform

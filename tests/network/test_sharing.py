@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.clock import FleetEnvironment
-from sim.config import compose_config
+from sim.base.clock import FleetEnvironment
+from sim.base.config import compose_config
 from sim.network.fabric import Fabric
 from sim.network.links import Path
 from sim.network.sharing import max_min_rates

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import ConfigError
+from sim.base.config import ConfigError
 from sim.planning.capacity import Candidate, Evaluation, Sizing, Slo, max_rate, open_loop, size_all
 from sim.planning.layouts import Layout
 from sim.planning.plan import main as plan_main

@@ -88,7 +88,7 @@ def test_validate_still_runs_benchmark_cases(argv, capsys, monkeypatch):
 
 
 def test_bad_paths_are_refused_in_one_line_before_any_simulation(tmp_path, capsys):
-    from sim.errors import run_command
+    from sim.base.errors import run_command
     from sim.planning.plan import main as plan_main
     from sim.planning.waterfall import main as waterfall_main
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.config import ConfigError
+from sim.base.config import ConfigError
 from sim.planning.bounds import DOMINANCE_MARGIN, INTERACTIVITY_MARGIN, optimistic_curve
 from sim.planning.frontier import benchmark_config
 from sim.planning.layouts import Layout

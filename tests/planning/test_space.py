@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import ConfigError
-from sim.errors import InputError
+from sim.base.config import ConfigError
+from sim.base.errors import InputError
 from sim.planning.frontier import benchmark_config, space_for
 from sim.planning.layouts import Layout
 from sim.planning.space import RACK_SCALE_GPUS, default_space, read_space

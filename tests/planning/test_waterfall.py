@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import ConfigError
+from sim.base.config import ConfigError
 from sim.planning.runs import Runner
 from sim.planning.waterfall import decompose, main as waterfall_main, sides
 

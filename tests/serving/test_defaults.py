@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.simulation import build, simulate
+from sim.run.simulation import build, simulate
 from tests.conftest import TOY, make_config
 
 LLAMA_H100 = ("platform=h100", "model=llama3_70b", "precision=fp8", "workload.num_requests=3000")

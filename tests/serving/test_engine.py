@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.serving.requests import Status
-from sim.simulation import Simulation, build, simulate
+from sim.run.simulation import Simulation, build, simulate
 from tests.conftest import TOY, make_config
 
 # A small KV cache (about 12 full-length requests on a worker that batches up to 32) forces preemptions.

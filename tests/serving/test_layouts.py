@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import ConfigError, EfficiencyConfig, SpeculativeConfig
+from sim.base.config import ConfigError, EfficiencyConfig, SpeculativeConfig
 from sim.spec.efficiency import calibrated
 from sim.serving.fleet import worker_memory
 from sim.serving.perf import RooflinePerf
 from sim.serving.speculative import Speculation
-from sim.simulation import Simulation, build, simulate
+from sim.run.simulation import Simulation, build, simulate
 from sim.spec.model import ModelArch
 from sim.spec.platform import Platform
 from sim.spec.precision import Precision

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.config import compose_config
+from sim.base.config import compose_config
 from sim.serving.native import NATIVE_MODULES, compiled, source_path, stale_modules
-from sim.simulation import Simulation, build
+from sim.run.simulation import Simulation, build
 from tests.serving.test_engine import CASES as ENGINE_CASES
 
 # The engine's own equivalence workloads: preemptions, closed loop, ties, MTP, disaggregated pools.
@@ -22,8 +22,8 @@ COLUMNS = ("first_token_s", "finish_s", "generated_tokens", "gpu_s", "preemption
 _RUN = """
 import json, sys
 import sim.serving.native
-from sim.config import compose_config
-from sim.simulation import Simulation, build
+from sim.base.config import compose_config
+from sim.run.simulation import Simulation, build
 result = Simulation(build(compose_config(*sys.argv[1:]))).run()
 print(json.dumps({"compiled": sim.serving.native.compiled(),
                   "columns": {c: result.requests[c].tolist() for c in %r}}))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.serving.requests import Status
-from sim.simulation import Simulation, build
+from sim.run.simulation import Simulation, build
 from tests.conftest import queue_config
 
 pytestmark = pytest.mark.theory

@@ -1,4 +1,4 @@
-"""Jobs that never lose results: resume, signals, exit status, bad launchers (sim/job.py, sim/cli.py)."""
+"""Jobs that never lose results: resume, signals, exit status, bad launchers (sim/run/job.py, sim/run/cli.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.study.results import aggregate
+from sim.study.aggregate import aggregate
 from tests.conftest import run_sim
 
 pytestmark = pytest.mark.functional
@@ -117,8 +117,8 @@ def test_a_ray_address_that_does_not_answer_is_refused_within_seconds(tmp_path):
 
 def test_the_progress_steps_do_not_change_a_run():
     """Running in steps to show progress stops the clock between events: the same run, bit for bit."""
-    from sim.config import compose_config
-    from sim.simulation import simulate
+    from sim.base.config import compose_config
+    from sim.run.simulation import simulate
 
     for extra in ((), ("max_sim_time_s=8",), ("workload=closed_loop", "workload.num_requests=300")):
         quiet = simulate(compose_config(*TINY[:4], *extra, "output.progress=false"))
@@ -132,13 +132,13 @@ def test_the_guard_allows_the_projects_sweep_callback_and_no_other():
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf, open_dict
 
-    from sim.config import CONFIG_DIR, ConfigError, register_configs
-    from sim.guard import check_config
+    from sim.base.config import CONFIG_DIR, ConfigError, register_configs
+    from sim.run.guard import check_config
 
     register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         cfg = compose("config", return_hydra_config=True)
-    assert OmegaConf.select(cfg, "hydra.callbacks.sweep._target_") == "sim.job.SweepCallback"
+    assert OmegaConf.select(cfg, "hydra.callbacks.sweep._target_") == "sim.run.job.SweepCallback"
     check_config(cfg)  # the project's own: allowed
     with open_dict(cfg):
         cfg.hydra.callbacks.sweep.extra = "x"  # the same class with arguments: refused

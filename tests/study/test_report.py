@@ -9,7 +9,7 @@ import pytest
 
 from sim.study.plots import pareto_front
 from sim.study.report import report
-from sim.study.results import aggregate
+from sim.study.aggregate import aggregate
 from tests.conftest import run_sim
 
 pytestmark = pytest.mark.functional

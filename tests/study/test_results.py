@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.study.results import StudyError, aggregate, collect, load, typed
+from sim.study.aggregate import aggregate
+from sim.study.results import StudyError, collect, load, typed
 from tests.conftest import run_sim
 
 pytestmark = pytest.mark.functional

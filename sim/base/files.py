@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sim.errors import InputError
+from sim.base.errors import InputError
 
 
 def read_text(path: str | Path, what: str) -> str:

@@ -21,7 +21,7 @@ naming the key and the fix:
 
 It also turns Hydra's composition errors (an unknown config option, a malformed override) into one line,
 checks that the output folder (``hydra.run.dir``, ``hydra.sweep.dir``) can be written before any job, and
-builds a single run's fleet (:func:`sim.simulation.build`) before Hydra creates its folder.
+builds a single run's fleet (:func:`sim.run.simulation.build`) before Hydra creates its folder.
 :func:`check_job` repeats the configuration check in every job, on the configuration Hydra composed for it.
 """
 
@@ -37,9 +37,9 @@ from typing import Any, Callable, Iterator, NamedTuple, NoReturn
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import ConfigError, to_sim_config
-from sim.errors import InputError, report
-from sim.files import check_output_dir
+from sim.base.config import ConfigError, to_sim_config
+from sim.base.errors import InputError, report
+from sim.base.files import check_output_dir
 
 #: Interpolation resolvers a configuration may use: the clock (output folder names) and Hydra's run values.
 ALLOWED_RESOLVERS = ("now", "hydra")
@@ -48,7 +48,7 @@ ALLOWED_RESOLVERS = ("now", "hydra")
 PLUGIN_KEYS = ("hydra.launcher._target_", "hydra.sweeper._target_")
 PLUGIN_MODULES = ("hydra._internal.core_plugins.", "hydra_plugins.")
 #: The Hydra callbacks the project ships (``conf/config.yaml``), each a ``_target_`` with no arguments.
-PROJECT_CALLBACKS = ("sim.job.SweepCallback",)
+PROJECT_CALLBACKS = ("sim.run.job.SweepCallback",)
 _RESOLVER = re.compile(r"\$\{\s*([^:{}\s]+)\s*:")
 #: Keys no override may set: code, files written by logging, environment variables, shell commands.
 FORBIDDEN_KEYS = ("hydra.callbacks", "hydra.job.env_copy", "hydra.job.env_set", "hydra.job_logging", "hydra.hydra_logging",
@@ -268,7 +268,7 @@ def composition_error(err: Exception) -> ConfigError:
     text = "; ".join(line.rstrip(".") for line in keep if line not in options)
     if options:
         text += " (" + ", ".join(options) + ")"
-    return ConfigError(text + ("" if "use" in text.lower() else "; check the spelling against conf/ and sim/config.py"))
+    return ConfigError(text + ("" if "use" in text.lower() else "; check the spelling against conf/ and sim/base/config.py"))
 
 
 def check_command_line(argv: list[str], app: Callable) -> None:
@@ -290,7 +290,7 @@ def check_command_line(argv: list[str], app: Callable) -> None:
     job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
     at_run_time = any("${hydra:" in str(value) for _, _, value in _walk(OmegaConf.to_container(job, resolve=False)))
     if not multirun and not at_run_time:  # the fleet can be built (schema, ranges, physics), before Hydra creates the run's folder
-        from sim.simulation import build
+        from sim.run.simulation import build
 
         build(to_sim_config(job))
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"

@@ -1,7 +1,7 @@
 """Uncertain inputs: what a planner does not know exactly (prices, PUE, power, efficiencies, demand),
 given as distributions and sampled per run with a Latin hypercube.
 
-A study declares its uncertain inputs in ``conf/uncertainty/`` (:class:`sim.config.UncertaintyConfig`):
+A study declares its uncertain inputs in ``conf/uncertainty/`` (:class:`sim.base.config.UncertaintyConfig`):
 each names a numeric configuration key and a distribution, ``uniform`` (low, high), ``triangular``
 (low, mode, high) or ``lognormal`` (median, sigma); a ``relative`` input is a factor on the configured
 value (``platform.price_usd_per_gpu_hour`` x U(0.8, 1.2) scales every price of the platform). The
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.bounds import Bounds
-from sim.config import ConfigError, SimConfig, UncertainInputConfig, UncertaintyConfig
+from sim.base.bounds import Bounds
+from sim.base.config import ConfigError, SimConfig, UncertainInputConfig, UncertaintyConfig
 
 #: The parameters each kind of distribution needs.
 KINDS = {"uniform": ("low", "high"), "triangular": ("low", "mode", "high"), "lognormal": ("median", "sigma")}

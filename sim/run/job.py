@@ -2,7 +2,7 @@
 
 A job folder holds ``status.json`` (``running`` while the job runs; then ``ok``, ``failed`` with the
 reason, or ``interrupted`` by a signal), the overrides that made the job and a digest of its resolved
-configuration. Every file is written whole or not at all (:mod:`sim.files`), ``status.json`` last, so a
+configuration. Every file is written whole or not at all (:mod:`sim.base.files`), ``status.json`` last, so a
 job that says ``ok`` has all its outputs, and a job killed outright (SIGKILL, a lost node) still says
 ``running``. A rerun of the same sweep (same overrides, same ``hydra.sweep.dir``) resumes it: a job
 whose folder already says ``ok`` for the same configuration keeps its results and returns at once;
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.files import atomic_write_text
+from sim.base.files import atomic_write_text
 
 log = logging.getLogger("sim")
 
@@ -193,7 +193,7 @@ class SweepCallback(Callback):
     def _watch(self, sweep_dir: Path, expected: set[tuple[str, ...]] | None) -> None:
         """Count the jobs finished, once a second: a folder whose job finished is not read again (a sweep of
         10,000 jobs would otherwise read 10,000 statuses a second beside its jobs)."""
-        from sim.progress import Progress
+        from sim.base.progress import Progress
 
         finished: set[str] = set()
         with Progress("jobs", total=len(expected) if expected else None, unit="jobs", delay_s=2.0, every_s=30.0) as progress:

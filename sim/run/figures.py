@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from sim.files import atomic_path
+from sim.base.files import atomic_path
 
 #: Okabe & Ito's colour-blind-safe palette (black last: it is kept for reference lines).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")

@@ -2,7 +2,7 @@
 with ``SIM_DEBUG=1``.
 
 The tools' own errors say what is wrong and how to fix it, naming the key or the file: a configuration that
-cannot be simulated (:class:`sim.config.ConfigError`), a file, path or argument a command cannot use
+cannot be simulated (:class:`sim.base.config.ConfigError`), a file, path or argument a command cannot use
 (:class:`InputError`), a file the system refuses to read or write (``OSError``). A command's ``main`` runs
 inside :func:`run_command`, which prints ``error: MESSAGE`` and exits with status 2. Anything else is a
 defect of the simulator: one line naming it, status 1. ``SIM_DEBUG=1`` in the environment adds the
@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Callable, NoReturn
 
-from sim.config import ConfigError
+from sim.base.config import ConfigError
 
 #: The environment variable that shows tracebacks.
 DEBUG_ENV = "SIM_DEBUG"

@@ -1,6 +1,6 @@
 """The ranges numbers of a configuration may take, and the error that says one is wrong.
 
-Every numeric field of the schemas (``sim/config.py``) declares its range on the field itself
+Every numeric field of the schemas (``sim/base/config.py``) declares its range on the field itself
 (:func:`bounded`, :func:`positive`), so a new field is checked by declaring it, not by remembering an if.
 :func:`check_bounds` walks a whole configuration before any simulation and refuses, naming the key, the
 value, the allowed range and the fix: NaN and infinity (except on the fields where ``inf`` means "no limit":

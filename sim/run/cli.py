@@ -1,9 +1,9 @@
 """Command line: ``python -m sim [overrides]`` runs one simulation (``-m`` for a Hydra sweep).
 
-A thin Hydra entry point: compose the config, call :func:`sim.simulation.simulate`, write the outputs
+A thin Hydra entry point: compose the config, call :func:`sim.run.simulation.simulate`, write the outputs
 into the job's directory and return the objective (cost per million delivered tokens). Each job writes
 ``status.json`` first as ``running`` and last as ``ok``, ``failed`` with the reason, or ``interrupted``
-(:mod:`sim.job`), so a sweep can be aggregated from its job folders even when some jobs fail, and a
+(:mod:`sim.run.job`), so a sweep can be aggregated from its job folders even when some jobs fail, and a
 rerun resumes it; a failing job in a sweep does not stop the others, and a sweep with failed jobs
 exits with status 1 once they all ran. A single run with a bad configuration exits with status 2 and a
 message saying what to fix; a run stopped by SIGINT or SIGTERM exits with 128 + the signal's number.
@@ -24,13 +24,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
-from sim.errors import one_line, report
-from sim.files import atomic_write_text
-from sim.guard import check_job, checked
-from sim.job import Interrupted, config_digest, finished_ok, signals_interrupt, write_status
-from sim.outputs import check_output, summary_text, write_figure, write_latency_quantiles, write_metrics, write_requests, write_table
-from sim.simulation import simulate
+from sim.base.config import CONFIG_DIR, ConfigError, register_configs, to_sim_config
+from sim.base.errors import one_line, report
+from sim.base.files import atomic_write_text
+from sim.run.guard import check_job, checked
+from sim.run.job import Interrupted, config_digest, finished_ok, signals_interrupt, write_status
+from sim.run.outputs import check_output, summary_text, write_figure, write_latency_quantiles, write_metrics, write_requests, write_table
+from sim.run.simulation import simulate
 
 log = logging.getLogger("sim")
 

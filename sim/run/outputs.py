@@ -1,8 +1,8 @@
 """What a run leaves behind: ``metrics.json``, the per-request table (CSV, or Parquet for large runs),
 the latency quantiles a study's report draws from, a figure, a printed summary.
 
-Every file is written atomically (:mod:`sim.files`), and the figure in the shipped style with fixed
-metadata (:mod:`sim.figures`), so reruns are byte-identical.
+Every file is written atomically (:mod:`sim.base.files`), and the figure in the shipped style with fixed
+metadata (:mod:`sim.run.figures`), so reruns are byte-identical.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import figures
-from sim.config import ConfigError, OutputConfig
-from sim.files import atomic_path, atomic_write_text
-from sim.measurement import completed_in
+from sim.run import figures
+from sim.base.config import ConfigError, OutputConfig
+from sim.base.files import atomic_path, atomic_write_text
+from sim.run.measurement import completed_in
 
 #: Formats of the per-request table.
 REQUEST_FORMATS = ("auto", "csv", "parquet")

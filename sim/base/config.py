@@ -4,9 +4,9 @@ Every Hydra config group (``conf/platform``, ``conf/model``, ``conf/precision``,
 ``conf/cost``) is typed by one dataclass here. The root schema :class:`SimConfig` is registered in
 Hydra's ConfigStore as ``base_config``, so a misspelt key or a value of the wrong type is rejected by
 Hydra while composing, with its own message. Every number declares its range on its field
-(:func:`sim.bounds.bounded`, :func:`sim.bounds.positive`), checked by :func:`sim.bounds.check_bounds`
+(:func:`sim.base.bounds.bounded`, :func:`sim.base.bounds.positive`), checked by :func:`sim.base.bounds.check_bounds`
 before anything else (NaN, infinity, out of range, implausible for real hardware). Checks that need physics (does
-the model fit on a worker? FP4 tensor cores?) live in :func:`sim.simulation.build`, before the first event.
+the model fit on a worker? FP4 tensor cores?) live in :func:`sim.run.simulation.build`, before the first event.
 
 Past the command line the simulator only sees these plain dataclasses, never a ``DictConfig``.
 """
@@ -21,10 +21,10 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 # ConfigError, the field helpers and check_bounds are part of the schemas' API: importable from here.
-from sim.bounds import Bounds, ConfigError, bounded, check_bounds, positive, sizes  # noqa: F401
+from sim.base.bounds import Bounds, ConfigError, bounded, check_bounds, positive, sizes  # noqa: F401
 
 #: The Hydra config folder shipped with the project.
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def efficiency(default: Any) -> Any:  # a field that is achieved / peak
@@ -280,7 +280,7 @@ class WorkloadConfig:
     # Steady-state measurement (the default): metrics count the requests completed between the end of
     # the warm-up and the last arrival (after which the offered load drains away). The warm-up ends at
     # the completion of the first ``warmup_requests``, or, left at None, where the MSER-5 rule finds the
-    # initial transient over (sim/measurement.py). false: the whole run, fill and drain included.
+    # initial transient over (sim/run/measurement.py). false: the whole run, fill and drain included.
     steady_state: bool = True
     warmup_requests: Optional[int] = bounded(None, 0)
     # The precision asked of a run: the 95 % confidence interval of its throughput (batch means) should
@@ -422,7 +422,7 @@ def _schema_error(err: OmegaConfBaseException, prefix: str = "") -> ConfigError:
     key = getattr(err, "full_key", "") or ""
     key = f"{prefix}.{key}" if prefix and key else key or prefix or "the configuration"
     reason = str(getattr(err, "msg", err)).splitlines()[0]
-    fix = "remove it or correct its spelling (the schemas are in sim/config.py)" if isinstance(err, ConfigKeyError) else "give it a value of its type"
+    fix = "remove it or correct its spelling (the schemas are in sim/base/config.py)" if isinstance(err, ConfigKeyError) else "give it a value of its type"
     return ConfigError(f"{key}: {reason}; {fix}")
 
 

@@ -1,6 +1,6 @@
 """``simulate(config) -> Result``: one fleet serving one workload, from arrivals to cost per token.
 
-:func:`build` (``sim.deployment``) turns the configuration into a checked :class:`Deployment`, before
+:func:`build` (``sim.run.deployment``) turns the configuration into a checked :class:`Deployment`, before
 any event. :class:`Simulation` owns everything stochastic
 or stateful of one run (its SimPy environment, its random streams spawned from one ``SeedSequence``,
 the request table, the engines and the router), so runs never share state and the same seed gives
@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from simpy.core import StopSimulation
 
-from sim import breakdown
-from sim.clock import FleetEnvironment
-from sim.config import ConfigError, SimConfig, to_sim_config
-from sim.deployment import Deployment, build
+from sim.run import breakdown
+from sim.base.clock import FleetEnvironment
+from sim.base.config import ConfigError, SimConfig, to_sim_config
+from sim.run.deployment import Deployment, build
 from sim.economics.cost import cost_usd_per_hour, request_costs_usd
 from sim.economics.power import fleet_power
-from sim.measurement import MIN_WINDOW_REQUESTS, completed_in, confidence_metrics, mser5_warmup_s
-from sim.metrics import identity, latency_and_tokens
-from sim.progress import Progress
+from sim.run.measurement import MIN_WINDOW_REQUESTS, completed_in, confidence_metrics, mser5_warmup_s
+from sim.run.metrics import identity, latency_and_tokens
+from sim.base.progress import Progress
 from sim.network.fabric import Fabric
 from sim.serving.capacity import attention_ranks
 from sim.serving.engine import Engine
@@ -219,7 +219,7 @@ class Simulation:
 
     def _run_showing_progress(self, until) -> None:
         """Run to ``until`` in steps of about 1/200 of the expected run, reporting the requests finished
-        (:mod:`sim.progress`); a step stops the clock between events, so the results are those of one run."""
+        (:mod:`sim.base.progress`); a step stops the clock between events, so the results are those of one run."""
         dep = self.deployment
         expected_s = (
             float(self.requests.arrival_s[-1]) if not self.closed_loop and self.requests.n else self.requests.n / dep.capacity_rps

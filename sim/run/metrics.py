@@ -2,7 +2,7 @@
 run simulated (platform, model, precision, layout, workload, cost), so any table of runs describes itself.
 
 Throughput counts input plus output tokens of completed requests over the measured time: the
-steady-state window (``sim/measurement.py``), or with ``workload.steady_state=false`` the simulated
+steady-state window (``sim/run/measurement.py``), or with ``workload.steady_state=false`` the simulated
 time (``sim_time_s``, from 0 to the end of the run, drain included). Latency percentiles are over completed
 requests. TPOT is a request's mean time per output token after the first. A request meets the SLO if it
 completed within both limits; ``slo_attainment`` is over every request that arrived (dropped and
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config import SimConfig, SloConfig
-from sim.measurement import completed_in
+from sim.base.config import SimConfig, SloConfig
+from sim.run.measurement import completed_in
 from sim.serving.requests import RequestTable, Status
 
 #: Keys every ``metrics.json`` holds (more may follow).
