@@ -225,8 +225,8 @@ class CalibrationConfig:
     command: str = ""  # the command that produced this file
     fallback: EfficiencyConfig = field(default_factory=EfficiencyConfig)  # generations not fitted
     generations: dict[str, EfficiencyConfig] = field(default_factory=dict)
-    uncertainty: dict[str, dict[str, float]] = field(default_factory=dict)  # generation -> factor -> sd of its log
-    uncalibrated_error_pct: Optional[float] = None  # median error of a generation predicted with another's (--cross-validate)
+    uncertainty: dict[str, dict[str, float]] = bounded({}, 0, 10, hint="generation -> factor -> sd of its log")
+    errors: dict[str, float] = bounded({}, 0, 1e4, unit="%", hint='generation -> median |error|, in sample; "uncalibrated": cross-validated')
     mtp_acceptance_rate: float = bounded(0.7, 0, 1, high_open=True)  # draft acceptance of speculative decoding when not configured
 
 

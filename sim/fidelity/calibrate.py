@@ -117,8 +117,11 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
             progress.update(evaluations)
             return residuals(evaluate(theta))
 
+        # least_squares counts its steps, not the Jacobian's evaluations (one per factor): cap the steps so the
+        # evaluations stay within max_evaluations
+        steps = max(1, max_evaluations // (len(names) + 1))
         result = least_squares(objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
-                               max_nfev=max_evaluations, x_scale=1.0)
+                               max_nfev=steps, x_scale=1.0)
     values = {**fixed, **{n: float(f"{v:.4g}") for n, v in zip(names, np.exp(result.x))}}
     sd = log_sd(result.jac, result.fun, names)
     for n, x in zip(names, result.x):
@@ -144,7 +147,7 @@ def by_generation(cases: list[BenchmarkCase]) -> dict[str, list[BenchmarkCase]]:
     return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
 
-def fit(cases, processes: int | None = None, max_evaluations: int = 60, log=print) -> tuple[dict, list[Prediction]]:
+def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=print) -> tuple[dict, list[Prediction]]:
     """Fit the factors to ``cases``: ``{"generations": {gen: values}, "fallback": values, "uncertainty": {gen: sd},
     "mtp_acceptance_rate": x}`` and the predictions they give, in the cases' order."""
     groups = by_generation(cases)
@@ -172,8 +175,10 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 60, log=prin
         if rest:
             jobs = [(c, overrides_for({**fitted[fallback], **shared}), REQUESTS_PER_CLIENT) for c in rest]
             predictions.update({id(c): p for c, p in zip(rest, pool.map(_predict_star, jobs, chunksize=1))})
-    result = {"generations": fitted, "fallback": fallback, "uncertainty": uncertainty, **shared}
-    return result, [predictions[id(c)] for c in cases]
+    ordered = [predictions[id(c)] for c in cases]
+    errors = {g: summary([p for p in ordered if generation_of(p.case.platform) == g])["median_abs_pct_err_tput"] for g in fitted}
+    result = {"generations": fitted, "fallback": fallback, "uncertainty": uncertainty, "errors": errors, **shared}
+    return result, ordered
 
 
 def cross_validate(cases, result: dict, processes: int | None = None) -> list[tuple[str, int, dict]]:
@@ -204,16 +209,18 @@ def write_calibration(path: Path, result: dict, command: str, fitted_on: str, st
         "uncertainty": result["uncertainty"],
         "mtp_acceptance_rate": float(f"{result['mtp_acceptance_rate']:.4g}"),
     }
+    doc["errors"] = {g: float(f"{e:.3g}") for g, e in result.get("errors", {}).items()}
     if crossval:
-        doc["uncalibrated_error_pct"] = float(f"{np.median([s['median_abs_pct_err_tput'] for _, _, s in crossval]):.3g}")
+        doc["errors"]["uncalibrated"] = float(f"{np.median([s['median_abs_pct_err_tput'] for _, _, s in crossval]):.3g}")
     header = (
         f"# Serving factors fitted by `{command}`\n"
         f"# on {fitted_on} ({stats['n_simulated']} cases): median |error| throughput/GPU "
         f"{stats['median_abs_pct_err_tput']:.1f}%, interactivity {stats['median_abs_pct_err_interactivity']:.1f}%;\n"
         f"# max |error| {stats['max_abs_pct_err_tput']:.1f}% / {stats['max_abs_pct_err_interactivity']:.1f}%.\n"
         f"# A generation under `generations` was fitted on its own data; the others take `fallback` ({result['fallback']}'s).\n"
-        "# `uncertainty`: the standard deviation of each fitted factor's log (0.1: about +-10 %); `uncalibrated_error_pct`:\n"
-        "# the median throughput error of a generation predicted with another's factors (--cross-validate).\n"
+        "# `uncertainty`: the standard deviation of each fitted factor's log (0.1: about +-10 %); `errors`: each fitted\n"
+        "# generation's median |error| of throughput per GPU in sample, and `uncalibrated`, the median of a generation\n"
+        "# predicted with another's factors (--cross-validate): what a platform no measurement covers should expect.\n"
         "# Meanings: sim/base/config.py EfficiencyConfig and the README's calibration section.\n"
     )
     atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
@@ -258,7 +265,8 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     parser.add_argument("--replace", action="store_true", help="replace an existing NAME.yaml (default: the one every run uses), keeping it as a .bak")
     parser.add_argument("--cross-validate", action="store_true", help="also predict each generation with another's factors")
     parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
-    parser.add_argument("--max-evaluations", type=positive_number(int), default=60, help="objective evaluations per generation at most")
+    parser.add_argument("--max-evaluations", type=positive_number(int), default=70,
+                        help="simulations of every case per generation at most (a step of the fit costs one, plus one per factor)")
     args = parser.parse_args(argv)
     path = calibration_path(args.name, args.replace)  # before the fit: it takes minutes
     rows = read_cases(args.cases)

@@ -3,7 +3,10 @@
 A candidate that meets the SLO is ranked by its cost per hour, then by its cost per SLO-met million
 tokens (the hourly cost over the tokens of the requests that met the SLO; with a daily profile, the
 day's cost over the day's SLO-met tokens). Power is the facility power drawn (simulated) and the
-provisioned all-in power of its GPUs; tokens per MW count all delivered tokens per MW of each.
+provisioned all-in power of its GPUs; tokens per MW count all delivered tokens per MW of each. Each cost
+carries the performance model's expected error on that platform (``model_error_pct``, from the
+calibration: its generation's median error in sample, or, marked ``uncal.``, what a generation no
+measurement covers should expect, cross-validated): read a fleet within it of another as a tie.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Row:
     attainment: float | None = None  # the worst seed's share of requests within both limits
     ttft_p99: float | None = None
     tpot_p99: float | None = None
+    model_error_pct: float | None = None  # the performance model's expected error on this platform (see the module)
+    model_calibrated: bool = True
     rank: int | None = None
 
     @classmethod
@@ -68,6 +73,7 @@ class Row:
             -(-gpus // c.base.platform.gpus_per_rack), cost_h, slo_mtok,
             day["energy_kwh_per_day"] / 24 if day else m["power_kw"], m["provisioned_power_kw"],
             m["tok_s_per_mw_provisioned"], m["tok_s_per_mw_drawn"], worst["slo_attainment"], worst["ttft_s_p99"], worst["tpot_s_p99"],
+            m.get("model_error_pct"), bool(m.get("model_calibrated", True)),
         )
 
     def as_dict(self) -> dict:
@@ -93,8 +99,15 @@ def rank(rows: list[Row]) -> list[Row]:
     return [replace(r, rank=i + 1) for i, r in enumerate(met)] + others
 
 
+def error_text(r: Row) -> str:
+    """``+-18 %``, or ``+-31 % uncal.`` for a platform whose generation no measurement calibrated ('' if unknown)."""
+    if r.model_error_pct is None:
+        return ""
+    return f"+-{r.model_error_pct:.0f} %" + ("" if r.model_calibrated else " uncal.")
+
+
 def table(rows: list[Row]) -> str:
-    head = (f"{'#':>2} {'candidate':<52} {'GPUs':>5} {'racks':>5} {'$/hour':>9} {'$/SLO Mtok':>10} {'kW drawn':>9} "
+    head = (f"{'#':>2} {'candidate':<52} {'GPUs':>5} {'racks':>5} {'$/hour':>9} {'$/SLO Mtok':>10} {'model err':>10} {'kW drawn':>9} "
             f"{'tok/s/MW prov':>13} {'met':>6} {'p99 TTFT':>8} {'p99 TPOT':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -103,6 +116,7 @@ def table(rows: list[Row]) -> str:
             continue
         lines.append(
             f"{r.rank:>2} {r.label:<52} {r.gpus:>5} {r.racks:>5} {r.cost_usd_per_hour:>9,.0f} {r.cost_usd_per_slo_mtok:>10.3f} "
+            f"{error_text(r):>10} "
             f"{r.power_kw_drawn:>9,.0f} {r.tok_s_per_mw_provisioned:>13,.0f} {100 * r.attainment:>5.1f}% {r.ttft_p99:>7.2f}s "
             f"{1000 * r.tpot_p99:>6.0f}ms"
         )

@@ -43,6 +43,7 @@ SUMMARY_ROWS = (
     ("fleet cost", "cost_usd_per_hour", "${:,.2f} / h"),
     ("cost per Mtok", "cost_usd_per_mtok", "${:.3f}"),
     ("  95 % interval", ("cost_usd_per_mtok_ci_low", "cost_usd_per_mtok_ci_high"), "${:.3f} to ${:.3f}"),
+    ("  model error", "model_error_pct", "about +-{:.0f} % (the median error of the performance model on its generation's measurements)"),
     ("cost per SLO-met Mtok", "cost_usd_per_slo_met_mtok", "${:.3f}"),
     ("per-request p50 / p90", ("cost_usd_per_mtok_p50", "cost_usd_per_mtok_p90"), "${:.3f} / ${:.3f} per Mtok"),
     ("tokens/s per MW", ("tok_s_per_mw_provisioned", "tok_s_per_mw_drawn"), "{:,.0f} provisioned / {:,.0f} drawn"),
@@ -132,10 +133,14 @@ def summary_text(metrics: dict, title: str) -> str:
         scale = row[3] if len(row) > 3 else 1
         keys = keys if isinstance(keys, tuple) else (keys,)
         values = [metrics.get(k, float("nan")) for k in keys]
+        if label.strip() == "model error" and values[0] is None:
+            continue  # the calibration does not say
         values = [v * scale if k.startswith(("tpot", "kv_transfer")) else v for k, v in zip(keys, values)]
         text = fmt.format(*values)
         if label == "measured" and not metrics.get("steady_state"):
             text = f"the whole run, {metrics.get('measured_s', float('nan')):.1f} s (fill and drain included)"
+        if label.strip() == "model error" and not metrics.get("model_calibrated"):
+            text = f"uncalibrated: expect about +-{metrics['model_error_pct']:.0f} % (no measurement of this GPU generation was fitted)"
         lines.append(f"{label:<28}{text}")
     if metrics.get("measurement_warning"):
         lines.append(f"warning: {metrics['measurement_warning']}")

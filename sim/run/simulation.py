@@ -34,6 +34,7 @@ from sim.serving.perf import RooflinePerf
 from sim.serving.requests import RequestTable, Status
 from sim.serving.router import Router
 from sim.serving.workload import draw_requests
+from sim.spec.efficiency import model_error
 
 
 @dataclass
@@ -251,7 +252,7 @@ class Simulation:
         sim_time_s = float(self.env.now)
 
         window, whole_run_note = self.measurement_window_s()
-        metrics = identity(cfg)
+        metrics = identity(cfg) | model_error(cfg)
         metrics.update(latency_and_tokens(self.requests, cfg.workload.slo, sim_time_s, dep.gpus, window))
         busy_s = np.array([e.busy_s for e in self.engines])
         engine_gpus = np.array([e.gpus for e in self.engines])

@@ -67,3 +67,13 @@ def calibrated(cfg: SimConfig) -> SimConfig:
     if spec.acceptance_rate is None:
         spec = replace(spec, acceptance_rate=cfg.calibration.mtp_acceptance_rate)
     return replace(cfg, perf=perf, engine=replace(cfg.engine, speculative=spec))
+
+
+def model_error(cfg: SimConfig) -> dict:
+    """How far the performance model is expected to be off for this run's platform: the median |error| of throughput
+    per GPU on its generation's own measurements when the calibration fitted that generation (``model_calibrated``),
+    else what a generation predicted with another's factors was off by (cross-validated). None: the calibration
+    does not say (an uncalibrated file)."""
+    generation = cfg.platform.generation
+    fitted = generation in cfg.calibration.generations
+    return {"model_error_pct": cfg.calibration.errors.get(generation if fitted else "uncalibrated"), "model_calibrated": fitted}
