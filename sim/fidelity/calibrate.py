@@ -55,7 +55,7 @@ from sim.fidelity.cases import REQUESTS_PER_CLIENT, BenchmarkCase, Prediction, R
 PARAMETERS = (
     ("compute_scale", 0.33, 2.0, 1.0),
     ("memory_scale", 0.33, 2.0, 1.0),
-    ("launch_scale", 0.1, 3.0, 0.6),
+    ("launch_scale", 0.05, 3.0, 0.6),
     ("iteration_overhead_s", 1e-5, 1e-2, 5e-4),
 )
 #: Factors shared by every generation, fitted with the generation that has the most data.
@@ -97,6 +97,13 @@ def residuals(predictions: list[Prediction]) -> np.ndarray:
     return np.array(out)
 
 
+def factor_values(names: list[str], theta: np.ndarray) -> dict[str, float]:
+    """The factors of log-values ``theta``, within their bounds exactly (exp(log(3)) is 3.0000000000000004,
+    which the schema would refuse)."""
+    bounds = {name: (lo, hi) for name, lo, hi, _ in PARAMETERS + SHARED}
+    return {n: float(np.clip(np.exp(x), *bounds[n])) for n, x in zip(names, theta)}
+
+
 def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, log) -> tuple[dict, dict, list[Prediction]]:
     """Fit ``names`` (of PARAMETERS + SHARED) to ``cases`` with ``fixed`` held: (values, log sd, predictions)."""
     table = {name: (lo, hi, x0) for name, lo, hi, x0 in PARAMETERS + SHARED}
@@ -105,7 +112,7 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
     evaluations = 0
 
     def evaluate(theta: np.ndarray) -> list[Prediction]:
-        values = {**fixed, **dict(zip(names, np.exp(theta)))}
+        values = {**fixed, **factor_values(names, theta)}
         jobs = [(case, overrides_for(values), REQUESTS_PER_CLIENT) for case in cases]
         return pool.map(_predict_star, jobs, chunksize=1)
 
@@ -122,7 +129,7 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
         steps = max(1, max_evaluations // (len(names) + 1))
         result = least_squares(objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
                                max_nfev=steps, x_scale=1.0)
-    values = {**fixed, **{n: float(f"{v:.4g}") for n, v in zip(names, np.exp(result.x))}}
+    values = {**fixed, **{n: float(f"{v:.4g}") for n, v in factor_values(names, result.x).items()}}
     sd = log_sd(result.jac, result.fun, names)
     for n, x in zip(names, result.x):
         if min(x - np.log(table[n][0]), np.log(table[n][1]) - x) < 0.02:
@@ -132,10 +139,10 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
 
 
 def log_sd(jac: np.ndarray, fun: np.ndarray, names: list[str]) -> dict[str, float]:
-    """Standard deviation of each fitted log-factor: the Gauss-Newton covariance (J'J)^-1 s^2, with s^2 the
-    residuals' variance over the degrees of freedom (a factor the data cannot identify gets a large one)."""
-    dof = max(1, len(fun) - len(names))
-    s2 = float(fun @ fun) / dof
+    """Standard deviation of each fitted log-factor: the Gauss-Newton covariance (J'J)^-1 s^2, with s the residuals'
+    robust scale (1.4826 x their median absolute value: a few points no factor explains do not inflate it); a factor
+    the data cannot identify gets a large one (at most 5, as written)."""
+    s2 = float(1.4826 * np.median(np.abs(fun))) ** 2
     cov = np.linalg.pinv(jac.T @ jac) * s2
     return {n: float(f"{min(5.0, np.sqrt(max(0.0, cov[i, i]))):.3g}") for i, n in enumerate(names)}
 
@@ -164,6 +171,7 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=prin
                 continue
             free = names + ([n for n, *_ in SHARED] if not shared else [])
             values, sd, preds = _fit_one(pool, members, free, shared, max_evaluations, f"{generation} ({len(members)} cases)", log)
+            log(f"  {generation}: " + ", ".join(f"{n} {values[n]:.4g} (+-{100 * sd[n]:.0f}%)" for n in free))
             if not shared:
                 shared = {n: values[n] for n, *_ in SHARED}
             fitted[generation], uncertainty[generation] = {n: values[n] for n in names}, sd
@@ -176,7 +184,8 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=prin
             jobs = [(c, overrides_for({**fitted[fallback], **shared}), REQUESTS_PER_CLIENT) for c in rest]
             predictions.update({id(c): p for c, p in zip(rest, pool.map(_predict_star, jobs, chunksize=1))})
     ordered = [predictions[id(c)] for c in cases]
-    errors = {g: summary([p for p in ordered if generation_of(p.case.platform) == g])["median_abs_pct_err_tput"] for g in fitted}
+    medians = {g: summary([p for p in ordered if generation_of(p.case.platform) == g])["median_abs_pct_err_tput"] for g in fitted}
+    errors = {g: e for g, e in medians.items() if e is not None}
     result = {"generations": fitted, "fallback": fallback, "uncertainty": uncertainty, "errors": errors, **shared}
     return result, ordered
 
@@ -204,14 +213,15 @@ def write_calibration(path: Path, result: dict, command: str, fitted_on: str, st
     doc = {
         "name": path.stem,
         "command": command,
-        "fallback": generations[result["fallback"]],
+        "fallback": dict(generations[result["fallback"]]),  # a copy: the file repeats it rather than alias it
         "generations": generations,
         "uncertainty": result["uncertainty"],
         "mtp_acceptance_rate": float(f"{result['mtp_acceptance_rate']:.4g}"),
     }
     doc["errors"] = {g: float(f"{e:.3g}") for g, e in result.get("errors", {}).items()}
-    if crossval:
-        doc["errors"]["uncalibrated"] = float(f"{np.median([s['median_abs_pct_err_tput'] for _, _, s in crossval]):.3g}")
+    crossed = [s["median_abs_pct_err_tput"] for _, _, s in crossval or [] if s["n_simulated"]]
+    if crossed:
+        doc["errors"]["uncalibrated"] = float(f"{np.median(crossed):.3g}")
     header = (
         f"# Serving factors fitted by `{command}`\n"
         f"# on {fitted_on} ({stats['n_simulated']} cases): median |error| throughput/GPU "
@@ -251,6 +261,9 @@ def back_up(path: Path) -> Path | None:
 
 
 def _print_summary(label: str, s: dict) -> None:
+    if not s["n_simulated"]:
+        print(f"  {label:<40} no case could be simulated")
+        return
     print(f"  {label:<40} median |error| throughput/GPU {s['median_abs_pct_err_tput']:5.1f}%, interactivity "
           f"{s['median_abs_pct_err_interactivity']:5.1f}%; max {s['max_abs_pct_err_tput']:.1f}% / {s['max_abs_pct_err_interactivity']:.1f}%")
 
@@ -286,11 +299,13 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     print(f"fitting {len(PARAMETERS)} factors per GPU generation and {len(SHARED)} shared ones to {len(cases)} cases ...")
     result, predictions = fit(cases, args.processes, args.max_evaluations)
     stats = summary(predictions)
-    crossval = cross_validate(cases, result, args.processes) if args.cross_validate else None
     command = f"python -m sim.calibrate {args.cases.as_posix()}" + (f" --points {args.points.as_posix()}" if args.points else "")
     command += f" --name {args.name}" + (" --replace" if args.replace else "") + (" --cross-validate" if args.cross_validate else "")
     backup = back_up(path)
-    write_calibration(path, result, command, fitted_on, stats, crossval)
+    write_calibration(path, result, command, fitted_on, stats)  # the fit is kept whatever follows
+    crossval = cross_validate(cases, result, args.processes) if args.cross_validate else None
+    if crossval:
+        write_calibration(path, result, command, fitted_on, stats, crossval)
     print(f"done in {time.perf_counter() - start:.0f} s; wrote {path}" + (f" (the previous file is {backup.name})" if backup else ""))
     for generation, values in result["generations"].items():
         sd = result["uncertainty"][generation]

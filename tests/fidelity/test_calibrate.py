@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -48,3 +49,16 @@ def test_replacing_needs_the_flag_and_keeps_the_previous_file(conf, capsys):
     assert backup.read_text() == "name: default\n# the shipped fit\n"
     assert "--name default --replace" in (conf / "default.yaml").read_text()
     assert backup.name in capsys.readouterr().out
+
+
+def test_factors_at_their_bounds_are_within_the_schema():
+    """A fit that ends on a bound must still compose: exp(log(3)) is 3.0000000000000004."""
+    from sim.base.config import compose_config
+    from sim.run.deployment import build
+
+    names = [name for name, *_ in calibrate.PARAMETERS + calibrate.SHARED]
+    for side in (1, 2):  # every factor at its lower, then its upper bound
+        theta = np.log([row[side] for row in calibrate.PARAMETERS + calibrate.SHARED])
+        values = calibrate.factor_values(names, theta)
+        assert all(lo <= values[n] <= hi for n, lo, hi, _ in calibrate.PARAMETERS + calibrate.SHARED)
+        build(compose_config(*calibrate.overrides_for(values), "platform=h200", "precision=fp8", "fleet.racks=1"))
