@@ -184,7 +184,7 @@ def waterfall_point(by_label: dict[str, Curve], results, runner: Runner, out: Pa
         w = decompose(sides[0], sides[1], x, list(FACTORS), runner, or_lower=True)
     write_csv(out / "waterfall.csv", rows(w))
     write_csv(out / "waterfall_hybrids.csv", hybrid_rows(w))
-    plot_waterfall(w, out / "waterfall")
+    plot_waterfall(w, [row["label"] for row in rows(w)], out / "waterfall")
     print(table(w))
 
 
