@@ -2,8 +2,8 @@
 
 A worker (``tp`` GPUs holding one model replica) runs iterations back to back while it has work. Each
 iteration carries one decode token (1 + d with d draft tokens) for every request that has finished its
-prefill and fills the rest of its token budget with prefill chunks (of admitted requests first, then of new ones from its FIFO queue).
-With attention data parallelism the batch limit and the token budget are each rank's, times its ranks.
+prefill and fills the rest of its token budget with prefill chunks (of admitted requests first, then of new ones from its FIFO queue;
+with attention data parallelism the batch limit and the token budget are each rank's, times its ranks).
 A request is admitted while the batch has a free slot and its prompt (plus its first output token) fits in
 the free KV cache; when a decode step's growth does not fit, the latest admitted request is preempted and
 requeued at the head, to recompute what it had. A prompt's last chunk samples its first token (its TTFT).
@@ -84,13 +84,13 @@ class Engine:
         # The work in progress: one iteration with prefill chunks, or a run of decode iterations.
         self._epoch, self._busy = 0, False  # the epoch tags the current wake-up; older wake-ups are ignored
         self._mixed: tuple[list[tuple[int, int, int]], int, float, Parts | None] | None = None  # chunks, tokens, s, parts
-        self._mixed_start_s, self._mixed_shape = 0.0, (0, 0.0, 0, 0, 0.0, 0)  # its start, its iteration_time_s arguments
+        self._mixed_shape = (0, 0.0, 0, 0, 0.0, 0)  # its iteration_time_s arguments, and its progress (see _retime_mixed)
+        self._mixed_progress: tuple[float, float, float, Parts | None] = (0.0, 0.0, 0.0, None)
         self._run: DecodeRun | None = None
         self._run_start_s, self._run_iterations, self._run_duration_s, self._run_batch = 0.0, 0, 0.0, 0
         self._interruptible = False  # an arrival may join the run at its next iteration boundary
 
-        # Counters (read by metrics at the end)
-        self.busy_s, self.events, self.iterations, self.prefill_tokens_done, self.preemptions = 0.0, 0, 0, 0, 0
+        self.busy_s, self.events, self.iterations, self.prefill_tokens_done, self.preemptions = 0.0, 0, 0, 0, 0  # counters
         # decode steps of requests (tokens, without speculative decoding); prompts fully prefilled (each samples a token)
         self.decode_steps_done, self.prefills_done = 0, 0
         self._wake_callback = self._on_wake  # one bound method, not one per wake-up
@@ -121,27 +121,26 @@ class Engine:
             self._cut_run()
 
     def replan(self) -> None:
-        """The rates of the worker's links changed: an iteration with prefill in progress finishes what is left
-        of it at the new rates; a run of decode iterations is planned again from its next iteration boundary."""
+        """Link rates changed: a prefill iteration finishes at the new rates, a decode run replans at its next boundary."""
         if self._run is not None:
             self._cut_run()
         elif self._mixed is not None:
             self._retime_mixed()
 
     def _retime_mixed(self) -> None:
-        """The iteration in progress did a share of its work at the old rates: the rest takes that share of its
-        time at the new ones (a long prefill iteration is not held at the rates of the moment it began)."""
+        """The rest of the iteration in progress takes its share of the time at the new rates (not held at its first)."""
         assert self._mixed is not None
         chunks, prefill_tokens, duration_s, parts = self._mixed
-        now_s, roofline = self.env.now, self._roofline
-        spent_s = now_s - self._mixed_start_s
-        if spent_s < duration_s:
-            done, again = spent_s / duration_s, roofline.iteration_parts(*self._mixed_shape) if roofline is not None else None
-            left_s = (1.0 - done) * (again.seconds() if again is not None else self.perf.iteration_time_s(*self._mixed_shape))
-            if parts is not None and again is not None:
-                parts = parts.blend(again, done)
-            self._mixed = (chunks, prefill_tokens, spent_s + left_s, parts)
-            self._wake_at(now_s + left_s)
+        mark_s, done, full_s, full_parts = self._mixed_progress  # share done by mark_s; time and parts at the rates since
+        now_s, roofline, done = self.env.now, self._roofline, min(1.0, done + (self.env.now - mark_s) / full_s) if full_s > 0 else 1.0
+        if done < 1.0:
+            again = roofline.iteration_parts(*self._mixed_shape) if roofline is not None else None
+            again_s = again.seconds() if again is not None else self.perf.iteration_time_s(*self._mixed_shape)
+            if parts is not None and again is not None and full_parts is not None:  # what is left, at the new rates
+                parts = parts.shifted(full_parts, again, 1.0 - done)
+            self._mixed = (chunks, prefill_tokens, duration_s + (1.0 - done) * (again_s - full_s), parts)
+            self._mixed_progress = (now_s, done, again_s, again)
+            self._wake_at(now_s + (1.0 - done) * again_s)
 
     def _cut_run(self) -> None:
         """End the planned decode run after the iteration in progress (at its start if not begun)."""
@@ -211,7 +210,8 @@ class Engine:
             self._plan_decode_run(end_s, False)
         else:
             self._mixed = (chunks, prefill_tokens, duration_s, parts)
-            self._mixed_start_s, self._mixed_shape = now_s, (prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
+            self._mixed_shape = (prefill_tokens, pairs, kv_read, batch, self.decode_context, len(chunks))
+            self._mixed_progress = (now_s, 0.0, duration_s, parts)
             self._wake_at(end_s)
 
     def _ends_quietly(self, chunks: list[tuple[int, int, int]]) -> bool:

@@ -52,10 +52,11 @@ class Parts:
         self.scaleup_bytes += times * other.scaleup_bytes
         self.scaleout_bytes += times * other.scaleout_bytes
 
-    def blend(self, other: "Parts", share: float) -> "Parts":  # ``share`` of these, the rest of ``other``
+    def shifted(self, old: "Parts", new: "Parts", share: float) -> "Parts":  # ``share`` of the work moved from old to new
         out = Parts()
-        out.add(self, share)
-        out.add(other, 1.0 - share)
+        out.add(self, 1.0)
+        out.add(old, -share)
+        out.add(new, share)
         return out
 
     def add_gemm(self, compute_s: float, memory_s: float) -> None:  # the larger, at its bound
