@@ -6,9 +6,8 @@ Hydra's ConfigStore as ``base_config``, so a misspelt key or a value of the wron
 Hydra while composing, with its own message. Every number declares its range on its field
 (:func:`sim.base.bounds.bounded`, :func:`sim.base.bounds.positive`), checked by :func:`sim.base.bounds.check_bounds`
 before anything else (NaN, infinity, out of range, implausible for real hardware). Checks that need physics (does
-the model fit on a worker? FP4 tensor cores?) live in :func:`sim.run.simulation.build`, before the first event.
-
-Past the command line the simulator only sees these plain dataclasses, never a ``DictConfig``.
+the model fit on a worker? FP4 tensor cores?) live in :func:`sim.run.deployment.build`, before the first event;
+past the command line the simulator sees only these plain dataclasses, never a ``DictConfig``.
 """
 
 from __future__ import annotations
@@ -87,11 +86,13 @@ class TopologyConfig:
 
 @dataclass
 class KernelConfig:
-    """What a GPU generation's serving kernels achieve of its peaks, from published kernel microbenchmarks
-    (``data/reference/kernel_ops.csv``, checked by ``python -m sim.validate --ops``), by tensor-core type."""
+    """What a GPU generation's serving kernels achieve of its peaks by tensor-core type (``data/reference/kernel_ops.csv``,
+    checked by ``python -m sim.validate --ops``); ``grouped_*``: MoE experts' grouped GEMMs (a type absent: as the dense)."""
 
     gemm_fraction: dict[str, float] = bounded({}, 0, 1, low_open=True, hint="large GEMMs: achieved / peak FLOPS of the type")
     weight_read_fraction: dict[str, float] = bounded({}, 0, 1, low_open=True, hint="small-batch GEMMs: weight bytes read / peak HBM")
+    grouped_gemm_fraction: dict[str, float] = bounded({}, 0, 1, low_open=True, hint="grouped (MoE expert) GEMMs at many tokens per expert: achieved / peak FLOPS of the type")
+    grouped_weight_read_fraction: dict[str, float] = bounded({}, 0, 1, low_open=True, hint="grouped (MoE expert) GEMMs at few tokens per expert: weight bytes read / peak HBM")
     stream_fraction: float = efficiency(0.8)  # KV-cache and activation streams: achieved / peak HBM
     attention_fraction: float = efficiency(0.6)  # attention kernels: achieved / peak BF16 FLOPS
     kernel_floor_s: float = positive(4e-6, plausible=(1e-7, 1e-4), unit="s", hint="the time of a near-empty kernel, launch gap included")
@@ -388,8 +389,7 @@ class SimConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     seed: int = bounded(0, 0, hint="a non-negative integer")
-    # stop the clock here (null or inf: run until every request finishes); requests still running are in flight
-    max_sim_time_s: Optional[float] = positive(None, inf_is_no_limit=True, unit="s", hint="or null to run until every request finishes")
+    max_sim_time_s: Optional[float] = positive(None, inf_is_no_limit=True, unit="s", hint="when to stop the clock (requests still running are in flight), or null to run until every request finishes")
 
 
 def register_configs() -> None:

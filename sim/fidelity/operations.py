@@ -37,7 +37,8 @@ from busbw (``measured_s``).
 **Kernels.** time = ``kernel_floor_s`` + max(flops / F, hbm_bytes / W) (a missing figure counts 0), the
 platform's ``kernels``: GEMMs F = {dtype}_dense_tflops x gemm_fraction[dtype], W = HBM x
 weight_read_fraction[dtype] (nearest wider type where the table lacks one, :func:`sim.spec.efficiency.
-kernel_fraction`); attention F = bf16 peak x attention_fraction, W = HBM x stream_fraction (HBM streams
+kernel_fraction`); grouped (MoE expert) GEMMs take grouped_gemm_fraction and grouped_weight_read_fraction
+where the platform lists them; attention F = bf16 peak x attention_fraction, W = HBM x stream_fraction (HBM streams
 alike); a ``kernel_floor`` row predicts ``kernel_floor_s``. This is how the performance model prices a
 layer's GEMMs (max of compute and weight reads) plus a floor per kernel.
 
@@ -260,6 +261,7 @@ def predict_collective(v: dict, row: int = 0) -> OpResult:
 def predict_kernel(v: dict, row: int = 0) -> OpResult:
     """A usable kernel_ops row's prediction (raises :class:`_Bad` for a value it cannot use)."""
     from sim.spec.efficiency import kernel_fraction
+    from sim.spec.platform import nearest_fraction
 
     p = _platform_of(v)
     kernel, dtype, k = v["kernel"], v.get("dtype", ""), p.kernels
@@ -284,6 +286,9 @@ def predict_kernel(v: dict, row: int = 0) -> OpResult:
             raise _Bad("dtype", f"platform {p.name} has no {dtype} peak ({dtype}_dense_tflops)")
         rate = peak * 1e12 * kernel_fraction(k.gemm_fraction, dtype, "gemm_fraction", p.name)
         bandwidth = hbm * kernel_fraction(k.weight_read_fraction, dtype, "weight_read_fraction", p.name)
+        if kernel == "grouped_gemm":  # the grouped kernels' own fractions where the platform lists them
+            rate = peak * 1e12 * (nearest_fraction(k.grouped_gemm_fraction, dtype) or rate / (peak * 1e12))
+            bandwidth = hbm * (nearest_fraction(k.grouped_weight_read_fraction, dtype) or bandwidth / hbm)
     else:
         fraction = k.gemm_fraction.get("bf16", k.attention_fraction) if kernel == "hbm_stream" else k.attention_fraction
         rate, bandwidth = p.bf16_dense_tflops * 1e12 * fraction, hbm * k.stream_fraction

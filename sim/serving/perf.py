@@ -72,7 +72,8 @@ class RooflinePerf:
     """Iteration time of a worker of ``tp`` GPUs from peak rates, shapes, layout, placement and efficiencies.
 
     Times are those of the busiest GPU of the worker. Per GPU, each GEMM group (the non-expert layers,
-    the routed experts, the output head) and attention take the larger of their FLOPs and bytes; the
+    the routed experts, the output head) and attention take the larger of their FLOPs and bytes (the experts'
+    grouped GEMMs at the platform's grouped/dense ratio of the GEMM efficiencies); the
     activations' HBM traffic outside them (:meth:`sim.spec.model.ModelArch.routed_copy_bytes` and its
     neighbours) runs in kernels of its own, at HBM bandwidth, after them.
 
@@ -120,6 +121,9 @@ class RooflinePerf:
         self.attn_flops_per_s = platform.peak_flops("bf16") * factors["attention_efficiency"]
         self.hbm_bytes_per_s = platform.hbm_bytes_per_s * factors["memory_efficiency"]  # KV cache, activations
         self.weight_bytes_per_s = platform.hbm_bytes_per_s * factors["weight_read_efficiency"]  # GEMMs bound by their weights
+        # The routed experts' grouped GEMMs: their kernels' fraction over the dense GEMMs' (the platform's measurements)
+        self.expert_flops_per_s = self.gemm_flops_per_s * platform.grouped_compute_ratio.get(precision.compute_dtype, 1.0)
+        self.expert_weight_bytes_per_s = min(platform.hbm_bytes_per_s, self.weight_bytes_per_s * platform.grouped_weight_read_ratio.get(precision.weight_dtype, 1.0))
         # Fixed costs: the kernels of every layer at their floor (launch gap, ramp), once per pass through the
         # layers (a draft pass: its share of them), and the engine's scheduling and sampling once per iteration.
         self.layers_fixed_s = model.cfg.layers * model.kernels_per_layer() * factors["kernel_floor_s"]
@@ -253,8 +257,8 @@ class RooflinePerf:
             imbalance = self.moe_imbalance(tokens)
             routings = tokens * self.model.cfg.top_k * imbalance
             costs = (
-                routings * self.expert_flops_per_routing / self.gemm_flops_per_s,
-                self.experts_hit(tokens) * self.expert_bytes / self.weight_bytes_per_s,
+                routings * self.expert_flops_per_routing / self.expert_flops_per_s,
+                self.experts_hit(tokens) * self.expert_bytes / self.expert_weight_bytes_per_s,
                 imbalance,
             )
         self._expert_cache[tokens] = costs

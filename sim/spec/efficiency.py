@@ -12,7 +12,8 @@ Three sources, most specific first:
 
 A GEMM computes at its widest operand's type and reads weights of the weight type: the compute fraction is
 looked up by the first, the weight-read fraction by the second. A type the platform's table lacks takes the
-nearest wider type's figure.
+nearest wider type's figure. The efficiencies here are the dense GEMMs'; MoE experts' grouped GEMMs run at the
+platform's grouped/dense ratio of them (:class:`sim.spec.platform.Platform`), so what a run sets or draws moves both.
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sim.base.config import ConfigError, KernelConfig, SimConfig
+from sim.spec.platform import nearest_fraction
 from sim.spec.precision import Precision
-
-_WIDER = {"fp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"), "bf16": ("bf16", "fp8")}
 
 
 def kernel_fraction(table: dict[str, float], dtype: str, what: str, platform: str) -> float:
     """The platform's fraction for ``dtype`` (or the nearest wider type it lists)."""
-    for candidate in _WIDER[dtype]:
-        if candidate in table:
-            return float(table[candidate])
+    found = nearest_fraction(table, dtype)
+    if found is not None:
+        return found
     raise ConfigError(
         f"platform.kernels.{what} of {platform} lists no {dtype} (has {sorted(table) or 'nothing'}); add platform.kernels.{what}.{dtype}"
     )

@@ -3,6 +3,10 @@
 A :class:`Platform` is the physics of one GPU and its surroundings: tensor-core FLOPS per data type,
 HBM capacity and bandwidth, the wiring of its GPUs (:class:`sim.spec.topology.Topology`: scale-up
 domains, NICs, leaves and spines), board and host power, and price presets. All rates are per GPU and in SI units.
+
+Its measured kernels (``platform.kernels``) enter through :mod:`sim.spec.efficiency`, except how MoE experts' grouped
+GEMMs compare with dense ones, which a :class:`Platform` carries as ratios: the efficiencies a run sets or draws are
+the dense GEMMs', and the experts follow them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,28 @@ from dataclasses import dataclass
 from sim.base.bounds import refuse_implausible
 from sim.base.config import ConfigError, PlatformConfig
 from sim.spec.topology import Topology
+
+#: A data type a kernel table lacks takes the figure of the nearest wider type it lists.
+WIDER = {"fp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"), "bf16": ("bf16", "fp8")}
+
+
+def nearest_fraction(table: dict[str, float], dtype: str) -> float | None:
+    """``table``'s figure for ``dtype`` or the nearest wider type it lists; None if it lists none."""
+    for candidate in WIDER[dtype]:
+        if candidate in table:
+            return float(table[candidate])
+    return None
+
+
+def grouped_ratios(grouped: dict[str, float], dense: dict[str, float]) -> dict[str, float]:
+    """Per data type, what a grouped (MoE expert) GEMM kernel achieves over a dense one of that type
+    (types the grouped table does not reach: 1, as the dense GEMMs)."""
+    ratios = {}
+    for dtype in WIDER:
+        g, d = nearest_fraction(grouped, dtype), nearest_fraction(dense, dtype)
+        if g is not None and d:
+            ratios[dtype] = g / d
+    return ratios
 
 
 def validate_platform(cfg: PlatformConfig) -> None:
@@ -51,6 +77,10 @@ class Platform:
     capex_usd_per_gpu: float
     price_usd_per_gpu_hour: dict[str, float]
     topology: Topology
+    # MoE experts' grouped GEMMs over dense GEMMs, per data type (absent: 1): by compute type at many tokens
+    # per expert, by weight type at few
+    grouped_compute_ratio: dict[str, float]
+    grouped_weight_read_ratio: dict[str, float]
 
     @classmethod
     def from_config(cls, cfg: PlatformConfig) -> "Platform":
@@ -76,6 +106,8 @@ class Platform:
             capex_usd_per_gpu=cfg.capex_usd_per_gpu,
             price_usd_per_gpu_hour=dict(cfg.price_usd_per_gpu_hour),
             topology=Topology.from_config(cfg),
+            grouped_compute_ratio=grouped_ratios(cfg.kernels.grouped_gemm_fraction, cfg.kernels.gemm_fraction),
+            grouped_weight_read_ratio=grouped_ratios(cfg.kernels.grouped_weight_read_fraction, cfg.kernels.weight_read_fraction),
         )
 
     def peak_flops(self, dtype: str) -> float:
