@@ -227,7 +227,8 @@ class CalibrationConfig:
     fallback: EfficiencyConfig = field(default_factory=EfficiencyConfig)  # generations not fitted
     generations: dict[str, EfficiencyConfig] = field(default_factory=dict)
     uncertainty: dict[str, dict[str, float]] = bounded({}, 0, 10, hint="generation -> factor -> sd of its log")
-    errors: dict[str, float] = bounded({}, 0, 1e4, unit="%", hint='generation -> median |error|, in sample; "uncalibrated": cross-validated')
+    errors: dict[str, float] = bounded({}, 0, 1e4, unit="%", hint='generation -> median |error|, in sample; "uncalibrated", "unmeasured_model": cross-validated')
+    models: list[str] = field(default_factory=list)  # the models the fit saw measurements of (empty: not recorded)
     mtp_acceptance_rate: float = bounded(0.7, 0, 1, high_open=True)  # draft acceptance of speculative decoding when not configured
 
 
@@ -284,8 +285,7 @@ class WorkloadConfig:
     # initial transient over (sim/run/measurement.py). false: the whole run, fill and drain included.
     steady_state: bool = True
     warmup_requests: Optional[int] = bounded(None, 0)
-    # The precision asked of a run: the 95 % confidence interval of its throughput (batch means) should
-    # be within this fraction of it; a run that misses it says it is too short.
+    # The precision asked of a run: its throughput's 95 % confidence interval (batch means) within this fraction; a run that misses it says it is too short.
     target_ci_half_width: float = bounded(0.05, 0.0, 1.0, low_open=True, hint="a fraction, e.g. 0.05 for +-5 %")
     slo: SloConfig = field(default_factory=SloConfig)
 

@@ -24,12 +24,16 @@ shared factors, the others with them held. Each fit minimises the squared log er
 interactivity with a robust (soft-L1) loss (scipy.optimize.least_squares, in log space, within physical bounds);
 the factors' uncertainty is the Gauss-Newton covariance at the solution scaled by the residuals' variance, written
 beside them as a standard deviation of the log (``uncertainty``). ``--cross-validate`` also predicts each
-generation's data with the factors of the others (what a platform no measurement covers should expect).
+generation's data with the factors of the others (what a platform no measurement covers should expect), and
+each model's with a refit on the other models' data, started from the full fit (what a model no measurement
+covers should expect); ``--cross-validate NAME ...`` only those platforms, generations or models.
 Predictions never use any measured value of the case itself.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import multiprocessing
 import os
 import re
@@ -46,7 +50,7 @@ from scipy.optimize import least_squares
 
 from sim.base.config import CONFIG_DIR
 from sim.base.errors import CommandParser, InputError, positive_number, run_command
-from sim.base.files import atomic_write_text
+from sim.base.files import atomic_write_text, read_text
 from sim.base.progress import Progress
 from sim.fidelity.cases import REQUESTS_PER_CLIENT, BenchmarkCase, Prediction, RowProblem, _predict_star, read_cases, summary
 
@@ -77,7 +81,11 @@ AT_BOUND = {
 
 
 def generation_of(platform: str) -> str:
-    return str(OmegaConf.load(Path(CONFIG_DIR) / "platform" / f"{platform}.yaml").get("generation", "unknown"))
+    """The GPU generation of a platform of ``conf/platform`` ("unknown" for a name that is none of them)."""
+    path = Path(CONFIG_DIR) / "platform" / f"{platform}.yaml"
+    if not re.fullmatch(r"\w+", platform) or not path.is_file():
+        return "unknown"
+    return str(OmegaConf.load(path).get("generation", "unknown"))
 
 
 def overrides_for(values: dict[str, float]) -> tuple[str, ...]:
@@ -105,11 +113,12 @@ def factor_values(names: list[str], theta: np.ndarray) -> dict[str, float]:
     return {n: float(np.clip(np.exp(x), *bounds[n])) for n, x in zip(names, theta)}
 
 
-def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, log) -> tuple[dict, dict, list[Prediction]]:
-    """Fit ``names`` (of PARAMETERS + SHARED) to ``cases`` with ``fixed`` held: (values, log sd, predictions)."""
+def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, log, begin: dict | None = None) -> tuple[dict, dict, list[Prediction]]:
+    """Fit ``names`` (of PARAMETERS + SHARED) to ``cases`` with ``fixed`` held, from ``begin`` (name -> value; else
+    each factor's start): (values, log sd, predictions)."""
     table = {name: (lo, hi, x0) for name, lo, hi, x0 in PARAMETERS + SHARED}
     lower, upper = np.log([table[n][0] for n in names]), np.log([table[n][1] for n in names])
-    start = np.log([table[n][2] for n in names])
+    start = np.clip(np.log([(begin or {}).get(n, table[n][2]) for n in names]), lower + 1e-6, upper - 1e-6)
     evaluations = 0
 
     def evaluate(theta: np.ndarray) -> list[Prediction]:
@@ -155,9 +164,10 @@ def by_generation(cases: list[BenchmarkCase]) -> dict[str, list[BenchmarkCase]]:
     return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
 
-def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=print) -> tuple[dict, list[Prediction]]:
+def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=print, begin: dict | None = None) -> tuple[dict, list[Prediction]]:
     """Fit the factors to ``cases``: ``{"generations": {gen: values}, "fallback": values, "uncertainty": {gen: sd},
-    "mtp_acceptance_rate": x}`` and the predictions they give, in the cases' order."""
+    "mtp_acceptance_rate": x}`` and the predictions they give, in the cases' order; ``begin``: a previous fit to
+    start from (a refit without some of the data converges in a few steps)."""
     groups = by_generation(cases)
     names = [n for n, *_ in PARAMETERS]
     processes = min(processes or os.cpu_count() or 1, max(len(g) for g in groups.values()))
@@ -171,7 +181,8 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=prin
                 log(f"  {generation}: {len(members)} cases, fewer than {MIN_CASES_PER_GENERATION}: the fallback's factors")
                 continue
             free = names + ([n for n, *_ in SHARED] if not shared else [])
-            values, sd, preds = _fit_one(pool, members, free, shared, max_evaluations, f"{generation} ({len(members)} cases)", log)
+            first = None if begin is None else {**factors_of(begin, generation), **{n: begin[n] for n, *_ in SHARED}}
+            values, sd, preds = _fit_one(pool, members, free, shared, max_evaluations, f"{generation} ({len(members)} cases)", log, first)
             log(f"  {generation}: " + ", ".join(f"{n} {values[n]:.4g} (+-{100 * sd[n]:.0f}%)" for n in free))
             if not shared:
                 shared = {n: values[n] for n, *_ in SHARED}
@@ -180,20 +191,54 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=prin
         if not fitted:
             raise InputError(f"no GPU generation has {MIN_CASES_PER_GENERATION} cases to fit on; add cases (or --points)")
         fallback = next(iter(fitted))
+        result = {"generations": fitted, "fallback": fallback, "uncertainty": uncertainty, **shared}
         rest = [c for c in cases if id(c) not in predictions]
-        if rest:
-            jobs = [(c, overrides_for({**fitted[fallback], **shared}), REQUESTS_PER_CLIENT) for c in rest]
-            predictions.update({id(c): p for c, p in zip(rest, pool.map(_predict_star, jobs, chunksize=1))})
+        predictions.update({id(c): p for c, p in zip(rest, predict(pool, rest, result))})
     ordered = [predictions[id(c)] for c in cases]
     medians = {g: summary([p for p in ordered if generation_of(p.case.platform) == g])["median_abs_pct_err_tput"] for g in fitted}
-    errors = {g: e for g, e in medians.items() if e is not None}
-    result = {"generations": fitted, "fallback": fallback, "uncertainty": uncertainty, "errors": errors, **shared}
+    result["errors"] = {g: e for g, e in medians.items() if e is not None}
     return result, ordered
 
 
-def cross_validate(cases, result: dict, processes: int | None = None) -> list[tuple[str, int, dict]]:
-    """Each generation's cases predicted with another generation's factors (the fallback's, or for the fallback's
-    own generation the next largest): (generation, cases, summary) per generation."""
+def factors_of(result: dict, generation: str) -> dict[str, float]:
+    """The factors a fit gives ``generation``: its own, or the fallback's."""
+    return dict(result["generations"].get(generation, result["generations"][result["fallback"]]))
+
+
+def predict(pool, cases, result: dict) -> list[Prediction]:
+    """``cases`` predicted with the factors ``result`` gives their generations (in their order)."""
+    shared = {n: result[n] for n, *_ in SHARED}
+    jobs = [(c, overrides_for({**factors_of(result, generation_of(c.platform)), **shared}), REQUESTS_PER_CLIENT) for c in cases]
+    return pool.map(_predict_star, jobs, chunksize=1) if jobs else []
+
+
+def held_out(data: list[tuple[str, str]], names: list[str]) -> tuple[list[str], list[str]]:
+    """The generations and models ``--cross-validate NAME ...`` holds out, of ``data``'s (platform, model) pairs (a
+    platform names its generation; no names: every generation and model with data), or an :class:`InputError`
+    for a name with no data (before any fit)."""
+    platforms = {platform: generation_of(platform) for platform, _ in data}
+    generations = dict.fromkeys(platforms.values())
+    models = dict.fromkeys(model for _, model in data)
+    if not names:
+        return list(generations), list(models)
+    out_g, out_m = [], []
+    for name in names:
+        if name in generations or name in platforms:
+            out_g.append(platforms.get(name, name))
+        elif name in models:
+            out_m.append(name)
+        else:
+            raise InputError(
+                f"--cross-validate {name}: no case of the data is on that platform, generation or model, so nothing "
+                f"would be predicted; name one with data: platforms {', '.join(sorted(platforms))}; generations "
+                f"{', '.join(sorted(generations))}; models {', '.join(sorted(models))}"
+            )
+    return list(dict.fromkeys(out_g)), list(dict.fromkeys(out_m))
+
+
+def cross_validate(cases, result: dict, processes: int | None = None, generations: list[str] | None = None) -> list[tuple[str, int, dict]]:
+    """Leave one generation out: each generation's cases predicted with another generation's factors (the
+    fallback's, or for the fallback's own generation the next largest), fitted without them: (label, cases, summary)."""
     groups = by_generation(cases)
     fitted = result["generations"]
     shared = {n: result[n] for n, *_ in SHARED}
@@ -201,14 +246,32 @@ def cross_validate(cases, result: dict, processes: int | None = None) -> list[tu
     with multiprocessing.get_context("spawn").Pool(min(processes or os.cpu_count() or 1, len(cases))) as pool:
         for generation, members in groups.items():
             others = [g for g in fitted if g != generation]
-            if not others:
+            if not others or (generations is not None and generation not in generations):
                 continue
             jobs = [(c, overrides_for({**fitted[others[0]], **shared}), REQUESTS_PER_CLIENT) for c in members]
             out.append((f"{generation} (with {others[0]}'s factors)", len(members), summary(pool.map(_predict_star, jobs, chunksize=1))))
     return out
 
 
-def write_calibration(path: Path, result: dict, command: str, fitted_on: str, stats: dict, crossval: list | None = None) -> None:
+def cross_validate_models(cases, result: dict, models: list[str], processes: int | None = None, max_evaluations: int = 21,
+                          log=print) -> list[tuple[str, int, dict]]:
+    """Leave one model out: each model's cases predicted by a refit on the other models' cases (started from
+    ``result``, at most ``max_evaluations`` simulations of each case per generation): (label, cases, summary)."""
+    out = []
+    for model in models:
+        members = [c for c in cases if c.model == model]
+        rest = [c for c in cases if c.model != model]
+        if not members or not rest:
+            continue
+        log(f"leaving {model} out: refitting on the {len(rest)} cases of the other models ...")
+        refit, _ = fit(rest, processes, max_evaluations, log=log, begin=result)
+        with multiprocessing.get_context("spawn").Pool(min(processes or os.cpu_count() or 1, len(members))) as pool:
+            out.append((f"{model} (fitted without it)", len(members), summary(predict(pool, members, refit))))
+    return out
+
+
+def write_calibration(path: Path, result: dict, command: str, fitted_on: str, stats: dict, crossval: list | None = None,
+                      models: list[str] | None = None, model_crossval: list | None = None) -> None:
     shared = {"attention_scale": result["attention_scale"]}
     generations = {g: {**v, **shared} for g, v in result["generations"].items()}
     doc = {
@@ -220,9 +283,12 @@ def write_calibration(path: Path, result: dict, command: str, fitted_on: str, st
         "mtp_acceptance_rate": float(f"{result['mtp_acceptance_rate']:.4g}"),
     }
     doc["errors"] = {g: float(f"{e:.3g}") for g, e in result.get("errors", {}).items()}
-    crossed = [s["median_abs_pct_err_tput"] for _, _, s in crossval or [] if s["n_simulated"]]
-    if crossed:
-        doc["errors"]["uncalibrated"] = float(f"{np.median(crossed):.3g}")
+    for key, table in (("uncalibrated", crossval), ("unmeasured_model", model_crossval)):
+        crossed = [s["median_abs_pct_err_tput"] for _, _, s in table or [] if s["n_simulated"]]
+        if crossed:
+            doc["errors"][key] = float(f"{np.median(crossed):.3g}")
+    if models:
+        doc["models"] = sorted(models)
     header = (
         f"# Serving factors fitted by `{command}`\n"
         f"# on {fitted_on} ({stats['n_simulated']} cases): median |error| throughput/GPU "
@@ -231,7 +297,8 @@ def write_calibration(path: Path, result: dict, command: str, fitted_on: str, st
         f"# A generation under `generations` was fitted on its own data; the others take `fallback` ({result['fallback']}'s).\n"
         "# `uncertainty`: the standard deviation of each fitted factor's log (0.1: about +-10 %); `errors`: each fitted\n"
         "# generation's median |error| of throughput per GPU in sample, and `uncalibrated`, the median of a generation\n"
-        "# predicted with another's factors (--cross-validate): what a platform no measurement covers should expect.\n"
+        "# predicted with another's factors (--cross-validate): what a platform no measurement covers should expect;\n"
+        "# `unmeasured_model`, the median of a model predicted by a fit without it: what a model outside `models` should expect.\n"
         "# Meanings: sim/base/config.py EfficiencyConfig and the README's calibration section.\n"
     )
     atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
@@ -277,7 +344,9 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     parser.add_argument("--points", type=Path, help="measured frontier points to fit on too (data/reference/frontier_points.csv)")
     parser.add_argument("--name", required=True, help="write conf/calibration/NAME.yaml, a new file (use it with calibration=NAME)")
     parser.add_argument("--replace", action="store_true", help="replace an existing NAME.yaml (default: the one every run uses), keeping it as a .bak")
-    parser.add_argument("--cross-validate", action="store_true", help="also predict each generation with another's factors")
+    parser.add_argument("--cross-validate", nargs="*", metavar="NAME", default=None,
+                        help="also predict each GPU generation with another's factors and each model with a fit without it "
+                             "(NAME: only these platforms, generations or models)")
     parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
     parser.add_argument("--max-evaluations", type=positive_number(int), default=70,
                         help="simulations of every case per generation at most (a step of the fit costs one, plus one per factor)")
@@ -289,6 +358,10 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     cases = [r for r in rows if not isinstance(r, RowProblem)]
     if not cases:
         raise InputError(f"cases file {args.cases}: no row could be read as a case (see the lines above); fix them")
+    crossing = args.cross_validate is not None
+    if crossing:  # a name with no data is refused before minutes of fitting
+        data = [(c.platform, c.model) for c in cases] + (platform_models(args.points) if args.points else [])
+        held_generations, held_models = held_out(data, args.cross_validate)
     start = time.perf_counter()
     fitted_on = args.cases.name
     if args.points:
@@ -301,12 +374,16 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     result, predictions = fit(cases, args.processes, args.max_evaluations)
     stats = summary(predictions)
     command = f"python -m sim.calibrate {args.cases.as_posix()}" + (f" --points {args.points.as_posix()}" if args.points else "")
-    command += f" --name {args.name}" + (" --replace" if args.replace else "") + (" --cross-validate" if args.cross_validate else "")
+    command += f" --name {args.name}" + (" --replace" if args.replace else "") + (" --cross-validate" if crossing else "")
+    command += "".join(f" {name}" for name in args.cross_validate or [])
     backup = back_up(path)
-    write_calibration(path, result, command, fitted_on, stats)  # the fit is kept whatever follows
-    crossval = cross_validate(cases, result, args.processes) if args.cross_validate else None
-    if crossval:
-        write_calibration(path, result, command, fitted_on, stats, crossval)
+    models = sorted({c.model for c in cases})
+    write_calibration(path, result, command, fitted_on, stats, models=models)  # the fit is kept whatever follows
+    crossval = model_crossval = None
+    if crossing:
+        crossval = cross_validate(cases, result, args.processes, held_generations)
+        model_crossval = cross_validate_models(cases, result, held_models, args.processes, max(7, args.max_evaluations // 3))
+        write_calibration(path, result, command, fitted_on, stats, crossval, models, model_crossval)
     print(f"done in {time.perf_counter() - start:.0f} s; wrote {path}" + (f" (the previous file is {backup.name})" if backup else ""))
     for generation, values in result["generations"].items():
         sd = result["uncertainty"][generation]
@@ -317,10 +394,20 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     for generation, members in by_generation(cases).items():
         _print_summary(f"{generation} ({len(members)} cases)", summary([p for p in predictions if generation_of(p.case.platform) == generation]))
     if crossval:
-        print("cross-validated (each generation predicted with another generation's factors):")
+        print("cross-validated, leave one generation out (each predicted with another generation's factors):")
         for label, n, s in crossval:
             _print_summary(f"{label} ({n})", s)
+    if model_crossval:
+        print("cross-validated, leave one model out (each predicted by a fit on the other models):")
+        for label, n, s in model_crossval:
+            _print_summary(f"{label} ({n})", s)
     return 0
+
+
+def platform_models(path: Path) -> list[tuple[str, str]]:
+    """The (platform, model) pairs of a frontier points file's rows (for the names --cross-validate may hold out)."""
+    rows = csv.DictReader(io.StringIO(read_text(path, "frontier points file"), newline=""))
+    return [(row.get("platform") or "", row.get("model") or "") for row in rows if row.get("platform") and row.get("model")]
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def summary_text(metrics: dict, title: str) -> str:
         if label == "measured" and not metrics.get("steady_state"):
             text = f"the whole run, {metrics.get('measured_s', float('nan')):.1f} s (fill and drain included)"
         if label.strip() == "model error" and not metrics.get("model_calibrated"):
-            text = f"uncalibrated: expect about +-{metrics['model_error_pct']:.0f} % (no measurement of this GPU generation was fitted)"
+            text = f"uncalibrated: expect about +-{metrics['model_error_pct']:.0f} % ({metrics.get('model_error_basis', 'not measured')}: the cross-validated error)"
         lines.append(f"{label:<28}{text}")
     if metrics.get("measurement_warning"):
         lines.append(f"warning: {metrics['measurement_warning']}")

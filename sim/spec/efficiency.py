@@ -72,10 +72,17 @@ def calibrated(cfg: SimConfig) -> SimConfig:
 
 
 def model_error(cfg: SimConfig) -> dict:
-    """How far the performance model is expected to be off for this run's platform: the median |error| of throughput
-    per GPU on its generation's own measurements when the calibration fitted that generation (``model_calibrated``),
-    else what a generation predicted with another's factors was off by (cross-validated). None: the calibration
-    does not say (an uncalibrated file)."""
-    generation = cfg.platform.generation
-    fitted = generation in cfg.calibration.generations
-    return {"model_error_pct": cfg.calibration.errors.get(generation if fitted else "uncalibrated"), "model_calibrated": fitted}
+    """How far the performance model is expected to be off for this run: the median |error| of throughput per GPU
+    on its generation's own measurements when the calibration fitted that generation and saw the model
+    (``model_calibrated``); else what the cross-validation found for data the fit did not see: a generation
+    predicted with another's factors, a model by a fit without it (the larger where both are unseen).
+    ``model_error_basis`` says which. None: the calibration does not say (an uncalibrated file)."""
+    c = cfg.calibration
+    generation_seen = cfg.platform.generation in c.generations
+    model_seen = not c.models or cfg.model.name in c.models
+    if generation_seen and model_seen:
+        return {"model_error_pct": c.errors.get(cfg.platform.generation), "model_calibrated": True, "model_error_basis": "fitted"}
+    unseen = ([] if generation_seen else [("generation", c.errors.get("uncalibrated"))]) + ([] if model_seen else [("model", c.errors.get("unmeasured_model"))])
+    known = [e for _, e in unseen if e is not None]
+    basis = " and ".join(f"{what} not measured" for what, _ in unseen)
+    return {"model_error_pct": max(known) if known else None, "model_calibrated": False, "model_error_basis": basis}

@@ -3,6 +3,8 @@ and keeps the previous file beside it."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,75 @@ def test_factors_at_their_bounds_are_within_the_schema():
         values = calibrate.factor_values(names, theta)
         assert all(lo <= values[n] <= hi for n, lo, hi, _ in calibrate.PARAMETERS + calibrate.SHARED)
         build(compose_config(*calibrate.overrides_for(values), "platform=h200", "precision=fp8", "fleet.racks=1"))
+
+
+DATA = [("b200", "deepseek_r1"), ("b200", "gpt_oss_120b"), ("h100", "llama3_70b"), ("mi355x", "deepseek_r1")]
+
+
+def test_cross_validation_holds_out_what_the_data_hold():
+    """No names: every generation and model with data; a platform names its generation; a name with no data is
+    refused before any fit, naming what has data."""
+    assert calibrate.held_out(DATA, []) == (["blackwell", "hopper", "cdna4"], ["deepseek_r1", "gpt_oss_120b", "llama3_70b"])
+    assert calibrate.held_out(DATA, ["h100", "gpt_oss_120b", "hopper"]) == (["hopper"], ["gpt_oss_120b"])
+    for name in ("mi300x", "mixtral_8x7b", "../b200"):
+        with pytest.raises(InputError, match=rf"--cross-validate {re.escape(name)}: no case .* platforms b200, h100, mi355x; generations blackwell, cdna4, hopper"):
+            calibrate.held_out(DATA, [name])
+    assert calibrate.generation_of("../platform/b200") == calibrate.generation_of("no_such_gpu") == "unknown"
+
+
+@dataclass
+class _Case:
+    platform: str
+    model: str
+
+
+def test_leave_one_model_out_refits_without_the_model(monkeypatch):
+    """Each held-out model is predicted by a fit that never saw it, started from the full fit."""
+    cases = [_Case(p, m) for p, m in DATA]
+    seen = []
+
+    def fake_fit(rest, processes, max_evaluations, log, begin):
+        seen.append(({c.model for c in rest}, begin))
+        return {"refit_without": {c.model for c in cases} - {c.model for c in rest}}, []
+
+    monkeypatch.setattr(calibrate, "fit", fake_fit)
+    monkeypatch.setattr(calibrate, "predict", lambda pool, members, refit: [(m.model, refit["refit_without"]) for m in members])
+    monkeypatch.setattr(calibrate, "summary", lambda predictions: {"predicted": predictions})
+    out = calibrate.cross_validate_models(cases, FITTED, ["deepseek_r1", "llama3_70b"], processes=1, log=lambda *_: None)
+    assert [label for label, _, _ in out] == ["deepseek_r1 (fitted without it)", "llama3_70b (fitted without it)"]
+    assert seen == [({"gpt_oss_120b", "llama3_70b"}, FITTED), ({"deepseek_r1", "gpt_oss_120b"}, FITTED)]
+    assert out[0][1] == 2 and out[0][2]["predicted"] == [("deepseek_r1", {"deepseek_r1"})] * 2
+
+
+def test_the_calibration_file_says_what_unseen_data_should_expect(tmp_path):
+    """Both cross-validations' medians and the models seen are written, and a run reads them: a model the fit
+    never saw is marked uncalibrated with the leave-one-model-out error."""
+    from sim.base.config import compose_config
+    from sim.spec.efficiency import model_error
+
+    table = lambda *errors: [(f"x{i}", 3, {"n_simulated": 3, "median_abs_pct_err_tput": e}) for i, e in enumerate(errors)]
+    path = tmp_path / "fit.yaml"
+    calibrate.write_calibration(path, {**FITTED, "errors": {"blackwell": 12.0}}, "cmd", "cases.csv", STATS,
+                                table(20.0, 40.0, 30.0), ["deepseek_r1"], table(25.0, 35.0))
+    written = yaml.safe_load(path.read_text())
+    assert written["errors"] == {"blackwell": 12.0, "uncalibrated": 30.0, "unmeasured_model": 30.0}
+    assert written["models"] == ["deepseek_r1"]
+
+    def error(*overrides):
+        cfg = compose_config(*overrides)
+        cfg.calibration.errors, cfg.calibration.models = {"blackwell": 12.0, "uncalibrated": 30.0, "unmeasured_model": 45.0}, ["deepseek_r1"]
+        cfg.calibration.generations = {"blackwell": cfg.calibration.fallback}
+        return model_error(cfg)
+
+    assert error("platform=b200") == {"model_error_pct": 12.0, "model_calibrated": True, "model_error_basis": "fitted"}
+    assert error("platform=b200", "model=llama3_70b") == {"model_error_pct": 45.0, "model_calibrated": False, "model_error_basis": "model not measured"}
+    assert error("platform=h200", "precision=fp8") == {"model_error_pct": 30.0, "model_calibrated": False, "model_error_basis": "generation not measured"}
+    both = error("platform=h200", "precision=fp8", "model=llama3_70b")
+    assert both["model_error_pct"] == 45.0 and both["model_error_basis"] == "generation not measured and model not measured"
+
+
+def test_a_cross_validation_name_without_data_is_refused_before_the_fit(conf, monkeypatch):
+    monkeypatch.setattr(calibrate, "fit", lambda *a, **k: pytest.fail("fitted before checking the names"))
+    with pytest.raises(InputError, match="--cross-validate mixtral_8x7b: no case .*models deepseek_r1"):
+        calibrate.main([str(CASES), "--name", "mine", "--cross-validate", "b200", "mixtral_8x7b"])
+    assert not (conf / "mine.yaml").exists()
