@@ -5,7 +5,9 @@ TPOT): throughput per GPU, cost per million tokens, tokens per second per provis
 simulated point is a faint dot; each curve's upper Pareto frontier is a line through the monotone
 interpolation (:mod:`sim.planning.pareto`), with its frontier points marked. Cost and tokens per MW are
 read from the interpolated throughput (a price per GPU-hour over it; it times tokens per provisioned MW
-per GPU), as the benchmark's dashboard does, so the three frontiers are one curve in three units.
+per GPU), as the benchmark's dashboard does, so the three frontiers are one curve in three units. A shaded
+band around each line is the performance model's expected error there (the calibration's median |error| of
+throughput on the platform's generation, or the cross-validated one where no measurement covers it).
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ class Curve:
     def tok_s_per_mw_at(self, interactivity: float) -> float | None:
         tput = self.frontier.tput_at(interactivity)
         return tput * self.tok_s_per_mw_per_tok_s_gpu() if tput else None
+
+    def model_error(self) -> tuple[float, bool] | None:
+        """The performance model's expected error on this curve's platform and model (a fraction: the calibration's
+        median |error| of throughput) and whether a measurement covers them; None if the calibration does not say."""
+        errors = [p.metrics.get("model_error_pct") for p in self.points]
+        errors = [e for e in errors if e is not None]
+        if not errors:
+            return None
+        return float(np.median(errors)) / 100, all(p.metrics.get("model_calibrated", True) for p in self.points)
 
 
 METRICS = (
@@ -98,7 +109,14 @@ def _one(curves: list[Curve], stem: Path, ylabel: str, key: str, title: str) -> 
         if curve.frontier.empty:
             continue
         lx, ly = _line(curve, key)
-        ax.plot(lx, ly, color=colour, label=curve.label)
+        error = curve.model_error()
+        label = curve.label
+        if error:  # throughput (1 +- e); cost, its inverse, and tokens per MW, proportional to it, follow
+            share, measured = error
+            low, high = (1 / (1 + share), 1 / max(1 - share, 0.05)) if key == "cost_usd_per_mtok" else (max(1 - share, 0.0), 1 + share)
+            ax.fill_between(lx, ly * low, ly * high, color=colour, alpha=0.12, linewidth=0)
+            label += f" (model error +-{100 * share:.0f} %" + ("" if measured else ", uncalibrated") + ")"
+        ax.plot(lx, ly, color=colour, label=label)
         on = [curve.points[j] for j in curve.frontier.index]
         ax.scatter([p.interactivity for p in on], [p.metrics[key] for p in on], s=16, color=colour, zorder=3)
         peaks.append(float(np.nanmax(ly)))
@@ -112,5 +130,7 @@ def _one(curves: list[Curve], stem: Path, ylabel: str, key: str, title: str) -> 
     ax.set_xlabel("interactivity (tokens/s per user, 1 / mean time per output token)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(title="line: Pareto frontier (best layout at each interactivity)\ndots: every layout and concurrency simulated", loc="best")
+    banded = any(c.model_error() for c in curves if not c.frontier.empty)
+    ax.legend(title="line: Pareto frontier (best layout at each interactivity)\ndots: every layout and concurrency simulated"
+              + ("\nband: +- the model's median error on measurements" if banded else ""), loc="best")
     return figures.save(fig, stem)

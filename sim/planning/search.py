@@ -38,7 +38,7 @@ MIN_INTERACTIVITY = 5.0  # tok/s/user: slower points are of no use to anyone
 POINT_METRICS = (
     "tput_per_gpu_tok_s", "interactivity_tok_s_user", "interactivity_p50_tok_s_user", "ttft_s_mean", "ttft_s_p99",
     "tpot_s_mean", "tpot_s_p99", "cost_usd_per_mtok", "cost_usd_per_hour", "tok_s_per_mw_provisioned",
-    "tok_s_per_mw_drawn", "power_kw", "gpus", "requests_completed", "preemptions",
+    "tok_s_per_mw_drawn", "power_kw", "gpus", "requests_completed", "preemptions", "model_error_pct", "model_calibrated",
 )
 
 

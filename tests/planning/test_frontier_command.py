@@ -103,3 +103,17 @@ def test_bad_paths_are_refused_in_one_line_before_any_simulation(tmp_path, capsy
     empty.write_text("point_id,platform,model,precision,isl,osl,spec_decode,disagg,interactivity,tput_per_gpu\n")
     assert run_command(validate_main, [str(empty), "--json", str(blocker / "x.json")]) == 2
     assert "--json" in capsys.readouterr().err
+
+
+def test_a_curve_carries_the_models_expected_error_for_its_band():
+    """The band is the calibration's median error on the curve's platform (None when the calibration does not say),
+    and says when no measurement covers it."""
+    from sim.planning.frontier_plot import Curve
+    from sim.planning.search import Point
+
+    def curve(*metrics):
+        return Curve("c", None, [Point(None, 1, m) for m in metrics])
+
+    assert curve({"model_error_pct": 18.0}, {"model_error_pct": 18.0}).model_error() == (0.18, True)
+    assert curve({"model_error_pct": 30.0, "model_calibrated": False}).model_error() == (0.30, False)
+    assert curve({"model_error_pct": None}, {}).model_error() is None
