@@ -21,9 +21,11 @@ calibration reads it at (:mod:`sim.planning.point_cases`). A generation with at 
 :data:`MIN_CASES_PER_GENERATION` cases gets factors of its own; the others take the ``fallback``: the factors of
 the generation with the most data. Generations are fitted one after the other, the largest first with the
 shared factors, the others with them held. Each fit minimises the squared log errors of throughput per GPU and
-interactivity with a robust (soft-L1) loss (scipy.optimize.least_squares, in log space, within physical bounds);
-the factors' uncertainty is the Gauss-Newton covariance at the solution scaled by the residuals' variance, written
-beside them as a standard deviation of the log (``uncertainty``). ``--cross-validate`` also predicts each
+interactivity with a robust (soft-L1) loss (scipy.optimize.least_squares, in log space, within physical bounds),
+starting from the calibration in force (the fit is local, and the fixed costs trade against each other: a refit
+continues where the last one ended; ``--fresh`` starts from each factor's default). The factors' uncertainty is
+the Gauss-Newton covariance at the solution scaled by the residuals' variance, written beside them as a
+standard deviation of the log (``uncertainty``). ``--cross-validate`` also predicts each
 generation's data with the factors of the others (what a platform no measurement covers should expect), and
 each model's with a refit on the other models' data, started from the full fit (what a model no measurement
 covers should expect); ``--cross-validate NAME ...`` only those platforms, generations or models.
@@ -181,7 +183,7 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=prin
                 log(f"  {generation}: {len(members)} cases, fewer than {MIN_CASES_PER_GENERATION}: the fallback's factors")
                 continue
             free = names + ([n for n, *_ in SHARED] if not shared else [])
-            first = None if begin is None else {**factors_of(begin, generation), **{n: begin[n] for n, *_ in SHARED}}
+            first = None if begin is None else {**factors_of(begin, generation), **{n: begin[n] for n, *_ in SHARED if n in begin}}
             values, sd, preds = _fit_one(pool, members, free, shared, max_evaluations, f"{generation} ({len(members)} cases)", log, first)
             log(f"  {generation}: " + ", ".join(f"{n} {values[n]:.4g} (+-{100 * sd[n]:.0f}%)" for n in free))
             if not shared:
@@ -203,6 +205,23 @@ def fit(cases, processes: int | None = None, max_evaluations: int = 70, log=prin
 def factors_of(result: dict, generation: str) -> dict[str, float]:
     """The factors a fit gives ``generation``: its own, or the fallback's."""
     return dict(result["generations"].get(generation, result["generations"][result["fallback"]]))
+
+
+def factors_in_force() -> dict | None:
+    """The calibration in force (``conf/calibration/default.yaml``) as a fit's result, for a refit to start from
+    (None if it holds no factors)."""
+    try:
+        doc = yaml.safe_load((Path(CONFIG_DIR) / "calibration" / "default.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("fallback"), dict):
+        return None
+    names = [n for n, *_ in PARAMETERS]
+    pick = lambda values: {n: float(values[n]) for n in names if isinstance(values.get(n), (int, float))}  # noqa: E731
+    generations = {g: pick(v) for g, v in (doc.get("generations") or {}).items() if isinstance(v, dict)}
+    generations["_fallback"] = pick(doc["fallback"])
+    shared = {"attention_scale": doc["fallback"].get("attention_scale"), "mtp_acceptance_rate": doc.get("mtp_acceptance_rate")}
+    return {"generations": generations, "fallback": "_fallback", **{k: float(v) for k, v in shared.items() if isinstance(v, (int, float))}}
 
 
 def predict(pool, cases, result: dict) -> list[Prediction]:
@@ -347,6 +366,7 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     parser.add_argument("--cross-validate", nargs="*", metavar="NAME", default=None,
                         help="also predict each GPU generation with another's factors and each model with a fit without it "
                              "(NAME: only these platforms, generations or models)")
+    parser.add_argument("--fresh", action="store_true", help="start the fit from each factor's default, not from the calibration in force")
     parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
     parser.add_argument("--max-evaluations", type=positive_number(int), default=70,
                         help="simulations of every case per generation at most (a step of the fit costs one, plus one per factor)")
@@ -371,10 +391,11 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
         cases += points_as_cases(args.points, "default", args.processes)
         fitted_on += f" and {args.points.name}"
     print(f"fitting {len(PARAMETERS)} factors per GPU generation and {len(SHARED)} shared ones to {len(cases)} cases ...")
-    result, predictions = fit(cases, args.processes, args.max_evaluations)
+    begin = None if args.fresh else factors_in_force()
+    result, predictions = fit(cases, args.processes, args.max_evaluations, begin=begin)
     stats = summary(predictions)
     command = f"python -m sim.calibrate {args.cases.as_posix()}" + (f" --points {args.points.as_posix()}" if args.points else "")
-    command += f" --name {args.name}" + (" --replace" if args.replace else "") + (" --cross-validate" if crossing else "")
+    command += f" --name {args.name}" + (" --replace" if args.replace else "") + (" --fresh" if args.fresh else "") + (" --cross-validate" if crossing else "")
     command += "".join(f" {name}" for name in args.cross_validate or [])
     backup = back_up(path)
     models = sorted({c.model for c in cases})

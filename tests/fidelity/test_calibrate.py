@@ -28,7 +28,7 @@ def conf(tmp_path, monkeypatch):
     (tmp_path / "calibration").mkdir()
     (tmp_path / "calibration" / "default.yaml").write_text("name: default\n# the shipped fit\n")
     monkeypatch.setattr(calibrate, "CONFIG_DIR", str(tmp_path))
-    monkeypatch.setattr(calibrate, "fit", lambda cases, processes, max_evaluations: (FITTED, []))
+    monkeypatch.setattr(calibrate, "fit", lambda cases, processes, max_evaluations, begin=None: (FITTED, []))
     monkeypatch.setattr(calibrate, "summary", lambda predictions: STATS)
     monkeypatch.setattr(calibrate, "generation_of", lambda platform: "blackwell")
     return tmp_path / "calibration"
@@ -136,3 +136,16 @@ def test_a_cross_validation_name_without_data_is_refused_before_the_fit(conf, mo
     with pytest.raises(InputError, match="--cross-validate mixtral_8x7b: no case .*models deepseek_r1"):
         calibrate.main([str(CASES), "--name", "mine", "--cross-validate", "b200", "mixtral_8x7b"])
     assert not (conf / "mine.yaml").exists()
+
+
+def test_a_refit_starts_from_the_calibration_in_force(conf):
+    """The fit is local: it continues from conf/calibration/default.yaml (a generation it lacks from its fallback)."""
+    (conf / "default.yaml").write_text(yaml.safe_dump({
+        "fallback": {"compute_scale": 0.5, "memory_scale": 0.9, "launch_scale": 0.2, "iteration_overhead_s": 1e-3, "attention_scale": 0.6},
+        "generations": {"hopper": {"compute_scale": 0.7, "memory_scale": 0.5, "launch_scale": 1.0, "iteration_overhead_s": 2e-5}},
+        "mtp_acceptance_rate": 0.7}))
+    begin = calibrate.factors_in_force()
+    assert calibrate.factors_of(begin, "hopper")["memory_scale"] == 0.5 and calibrate.factors_of(begin, "cdna4")["memory_scale"] == 0.9
+    assert begin["attention_scale"] == 0.6 and begin["mtp_acceptance_rate"] == 0.7
+    (conf / "default.yaml").write_text("name: default\n")
+    assert calibrate.factors_in_force() is None  # nothing to start from: each factor's default start
