@@ -139,8 +139,10 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
         # least_squares counts its steps, not the Jacobian's evaluations (one per factor): cap the steps so the
         # evaluations stay within max_evaluations
         steps = max(1, max_evaluations // (len(names) + 1))
+        # and stop once a step gains less than 0.1 % of the cost or moves the factors by less than 0.1 %: finer is
+        # below what the simulated cases resolve (each is a finite run), and a warm start then ends in a few steps
         result = least_squares(objective, start, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, diff_step=0.05,
-                               max_nfev=steps, x_scale=1.0)
+                               max_nfev=steps, x_scale=1.0, ftol=1e-3, xtol=1e-3)
     values = {**fixed, **{n: float(f"{v:.4g}") for n, v in factor_values(names, result.x).items()}}
     sd = log_sd(result.jac, result.fun, names)
     for n, x in zip(names, result.x):
