@@ -54,7 +54,7 @@ from sim.base.config import CONFIG_DIR
 from sim.base.errors import CommandParser, InputError, positive_number, run_command
 from sim.base.files import atomic_write_text, read_text
 from sim.base.progress import Progress
-from sim.fidelity.cases import REQUESTS_PER_CLIENT, BenchmarkCase, Prediction, RowProblem, _predict_star, read_cases, summary
+from sim.fidelity.cases import BenchmarkCase, Prediction, RowProblem, _predict_star, read_cases, summary
 
 #: Factors of each generation: (name, lower bound, upper bound, start). A scale's bounds say what serving can
 #: plausibly keep of a microbenchmark (GEMMs and attention: at most all of it; HBM reads: up to twice, production
@@ -125,7 +125,7 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
 
     def evaluate(theta: np.ndarray) -> list[Prediction]:
         values = {**fixed, **factor_values(names, theta)}
-        jobs = [(case, overrides_for(values), REQUESTS_PER_CLIENT) for case in cases]
+        jobs = [(case, overrides_for(values), None) for case in cases]
         return pool.map(_predict_star, jobs, chunksize=1)
 
     with Progress(f"calibrating {label}", unit="evaluations") as progress:
@@ -229,7 +229,7 @@ def factors_in_force() -> dict | None:
 def predict(pool, cases, result: dict) -> list[Prediction]:
     """``cases`` predicted with the factors ``result`` gives their generations (in their order)."""
     shared = {n: result[n] for n, *_ in SHARED}
-    jobs = [(c, overrides_for({**factors_of(result, generation_of(c.platform)), **shared}), REQUESTS_PER_CLIENT) for c in cases]
+    jobs = [(c, overrides_for({**factors_of(result, generation_of(c.platform)), **shared}), None) for c in cases]
     return pool.map(_predict_star, jobs, chunksize=1) if jobs else []
 
 
@@ -269,7 +269,7 @@ def cross_validate(cases, result: dict, processes: int | None = None, generation
             others = [g for g in fitted if g != generation]
             if not others or (generations is not None and generation not in generations):
                 continue
-            jobs = [(c, overrides_for({**fitted[others[0]], **shared}), REQUESTS_PER_CLIENT) for c in members]
+            jobs = [(c, overrides_for({**fitted[others[0]], **shared}), None) for c in members]
             out.append((f"{generation} (with {others[0]}'s factors)", len(members), summary(pool.map(_predict_star, jobs, chunksize=1))))
     return out
 

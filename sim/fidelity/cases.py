@@ -25,6 +25,7 @@ from pathlib import Path
 from sim.base.config import CONFIG_DIR, Bounds, ConfigError, SpeculativeConfig, WorkerConfig, WorkloadConfig
 from sim.base.errors import InputError
 from sim.base.files import read_text
+from sim.run.measurement import BENCHMARK_REQUESTS_PER_CLIENT, benchmark_requests_per_client
 
 #: Columns a cases file must have, and which of them are numbers.
 REQUIRED_COLUMNS = (
@@ -35,7 +36,6 @@ REQUIRED_COLUMNS = (
 INTEGER_COLUMNS = ("isl", "osl", "concurrency", "disagg", "decode_workers", "decode_tp", "decode_ep", "decode_dp_attn")
 PREFILL_COLUMNS = ("prefill_workers", "prefill_tp", "prefill_ep", "prefill_dp_attn")  # integers when disagg = 1
 MEASURED_COLUMNS = ("tput_per_gpu", "interactivity")
-REQUESTS_PER_CLIENT = 6  # requests each client sends in benchmark mode; the first round is warm-up
 
 
 def _bounds(schema: type, name: str) -> Bounds:
@@ -46,7 +46,7 @@ def _bounds(schema: type, name: str) -> Bounds:
 #: would be refused by the run anyway, after the file's other cases had started).
 SIZE_BOUNDS = {
     "isl": _bounds(WorkloadConfig, "input_tokens"), "osl": _bounds(WorkloadConfig, "output_tokens"),
-    "concurrency": Bounds(1, min(_bounds(WorkloadConfig, "concurrency").high, _bounds(WorkloadConfig, "num_requests").high / REQUESTS_PER_CLIENT)),
+    "concurrency": Bounds(1, min(_bounds(WorkloadConfig, "concurrency").high, _bounds(WorkloadConfig, "num_requests").high / BENCHMARK_REQUESTS_PER_CLIENT)),
     "decode_tp": _bounds(WorkerConfig, "tp"), "prefill_tp": _bounds(WorkerConfig, "tp"),
 }
 
@@ -200,8 +200,10 @@ def serving_precision(platform: str, precision: str) -> str:
     return precision
 
 
-def case_overrides(case: BenchmarkCase, requests_per_client: int = REQUESTS_PER_CLIENT) -> list[str]:
-    """The simulator's configuration of a case in benchmark mode."""
+def case_overrides(case: BenchmarkCase, requests_per_client: int | None = None) -> list[str]:
+    """The simulator's configuration of a case in benchmark mode (``requests_per_client``: None, enough for a tight
+    interval, :func:`sim.run.measurement.benchmark_requests_per_client`)."""
+    requests_per_client = requests_per_client or benchmark_requests_per_client(case.concurrency)
     # The engine's batch limit is the deployment's, not a default: every client can be in flight on the
     # workers of either pool.
     workers = min(case.decode_workers, case.prefill_workers) if case.disagg else case.decode_workers
@@ -257,7 +259,7 @@ class Prediction:
         return self.interactivity / self.case.interactivity - 1 if self.ok else None
 
 
-def predict(case: BenchmarkCase, extra_overrides: tuple[str, ...] = (), requests_per_client: int = REQUESTS_PER_CLIENT) -> Prediction:
+def predict(case: BenchmarkCase, extra_overrides: tuple[str, ...] = (), requests_per_client: int | None = None) -> Prediction:
     """Simulate one case in benchmark mode; a configuration the simulator refuses gives its reason."""
     from sim.base.config import compose_config
     from sim.run.simulation import Simulation, build
@@ -281,7 +283,7 @@ def _predict_star(args) -> Prediction:
 
 def predict_all(
     cases: list[BenchmarkCase], extra_overrides: tuple[str, ...] = (), processes: int | None = None,
-    requests_per_client: int = REQUESTS_PER_CLIENT,
+    requests_per_client: int | None = None,
 ) -> list[Prediction]:
     """Predict every case, in parallel over ``processes`` (default: all cores), in the cases' order."""
     from sim.base.progress import Progress

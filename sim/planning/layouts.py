@@ -14,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from sim.base.config import SimConfig, WorkerConfig
-
-#: Requests each client sends in benchmark mode; the first round is warm-up (as the measured cases).
-REQUESTS_PER_CLIENT = 6
+from sim.run.measurement import benchmark_requests_per_client
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,10 @@ class Layout:
         ranks = min(self.tp if self.dp_attn else 1, (self.prefill_tp if self.prefill_dp_attn else 1) if self.disagg else 1 << 30)
         return max(1, -(-concurrency // (workers * ranks)))
 
-    def config(self, base: SimConfig, concurrency: int, requests_per_client: int = REQUESTS_PER_CLIENT) -> SimConfig:
-        """``base`` (a benchmark-mode configuration) serving ``concurrency`` clients on this layout."""
+    def config(self, base: SimConfig, concurrency: int, requests_per_client: int | None = None) -> SimConfig:
+        """``base`` (a benchmark-mode configuration) serving ``concurrency`` clients on this layout (each sending
+        ``requests_per_client``; None: enough for a tight interval, as the benchmark cases)."""
+        requests_per_client = requests_per_client or benchmark_requests_per_client(concurrency)
         batch = self.batch_limit(concurrency)
         spec = replace(base.engine.speculative, method=self.spec)
         return replace(
