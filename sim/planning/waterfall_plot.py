@@ -43,7 +43,7 @@ def plot_waterfall(w, factor_labels: list[str], stem: Path) -> list[Path]:
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_ylabel("cost per million tokens ($, input + output; log scale)")
         ax.set_title(f"Why B's token costs {end / start:.3g}x A's at {w.interactivity:.3g} tokens/s per user\n"
-                     f"A: {w.a.label}   B: {w.b.label}", fontsize=9.5)
+                     f"A: {w.a.label}\nB: {w.b.label}", fontsize=9.5)
         ax.text(0.99, 0.98, "bars: order-averaged (Shapley) multiplier\nwhiskers: where the step would end,\nover all orders of switching",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8)
         return figures.save(fig, stem)
