@@ -138,3 +138,19 @@ def test_activation_traffic_is_per_token_at_hbm_bandwidth_and_split_by_the_layou
     # at a large batch they are a visible part of the iteration, at one token a negligible one
     big, one = tp.iteration_parts(0, 0.0, 0.0, 4096, 0.0), tp.iteration_parts(0, 0.0, 0.0, 1, 0.0)
     assert big.activation_memory_s > 0.1 * big.seconds() and one.activation_memory_s < 0.01 * one.seconds()
+
+
+def test_moe_experts_run_at_their_grouped_kernels_fractions():
+    """Experts' grouped GEMMs take the platform's grouped/dense ratio of the dense GEMM efficiencies: MI355X's
+    fused FP4 MoE computes at 0.28 / 0.57 of the dense rate and reads weights at 0.58 / 0.38 of it (capped at the
+    HBM peak); a platform that lists no grouped figures (B200) runs them as dense; a GEMM efficiency a run sets
+    moves the experts with it."""
+    amd, platform, _, _ = roofline("platform=mi355x", "precision=fp4")
+    assert amd.expert_flops_per_s == pytest.approx(amd.gemm_flops_per_s * 0.28 / 0.57)
+    assert amd.expert_weight_bytes_per_s == pytest.approx(min(platform.hbm_bytes_per_s, amd.weight_bytes_per_s * 0.58 / 0.38))
+    compute_s, weights_s, _ = amd._experts(4096)
+    assert compute_s == pytest.approx(4096 * 8 * amd.moe_imbalance(4096) * amd.expert_flops_per_routing / amd.expert_flops_per_s)
+    b200, _, _, _ = roofline("platform=b200", "precision=fp4")
+    assert (b200.expert_flops_per_s, b200.expert_weight_bytes_per_s) == (b200.gemm_flops_per_s, b200.weight_bytes_per_s)
+    halved, _, _, _ = roofline("platform=mi355x", "precision=fp4", f"perf.compute_efficiency={amd.gemm_flops_per_s / platform.peak_flops('fp4') / 2}")
+    assert halved.expert_flops_per_s == pytest.approx(amd.expert_flops_per_s / 2)
