@@ -148,6 +148,9 @@ def _fit_one(pool, cases, names, fixed: dict, max_evaluations: int, label: str, 
     for n, x in zip(names, result.x):
         if min(x - np.log(table[n][0]), np.log(table[n][1]) - x) < 0.02:
             log(f"  {label}: {n} = {np.exp(x):.4g} sits at its bound: missing physics? {AT_BOUND[n]}")
+    if result.status == 0:  # least_squares ran out of steps before its tolerances were met
+        log(f"  {label}: stopped at its budget ({evaluations} evaluations) before converging; the factors are the best found"
+            " so far: pass a larger --max-evaluations (or install this fit as default.yaml and refit: a refit starts from it)")
     log(f"  {label}: {evaluations} evaluations, rms log error {np.sqrt(np.mean(result.fun ** 2)):.3f}")
     return values, sd, evaluate(np.log([values[n] for n in names]))
 

@@ -149,3 +149,34 @@ def test_a_refit_starts_from_the_calibration_in_force(conf):
     assert begin["attention_scale"] == 0.6 and begin["mtp_acceptance_rate"] == 0.7
     (conf / "default.yaml").write_text("name: default\n")
     assert calibrate.factors_in_force() is None  # nothing to start from: each factor's default start
+
+
+class _Measured:
+    def __init__(self, tput, interactivity):
+        self.platform, self.tput_per_gpu, self.interactivity = "b200", tput, interactivity
+
+
+class _TruePool:
+    """Simulations whose errors follow known factors (compute 0.5, memory 0.9): the fit must find them."""
+
+    def map(self, function, jobs, chunksize=1):
+        from sim.fidelity.cases import Prediction
+
+        out = []
+        for case, overrides, _ in jobs:
+            v = {o.split("=")[0].rsplit(".", 1)[-1]: float(o.split("=")[1]) for o in overrides if "=" in o and "fallback." in o}
+            c, m = v["compute_scale"] / 0.5, v["memory_scale"] / 0.9
+            out.append(Prediction(case, case.tput_per_gpu * c ** 0.7 * m ** 0.3, case.interactivity * c ** 0.2 * m ** 0.6))
+        return out
+
+
+def test_the_fit_finds_known_factors_and_says_when_its_budget_stopped_it():
+    cases = [_Measured(1000.0, 50.0), _Measured(200.0, 120.0)]
+    fixed = {"launch_scale": 0.6, "iteration_overhead_s": 5e-4, "attention_scale": 0.8, "mtp_acceptance_rate": 0.7}
+    said = []
+    values, _, _ = calibrate._fit_one(_TruePool(), cases, ["compute_scale", "memory_scale"], fixed, 70, "truth", said.append)
+    assert values["compute_scale"] == pytest.approx(0.5, rel=0.02) and values["memory_scale"] == pytest.approx(0.9, rel=0.02)
+    assert not any("before converging" in line for line in said)
+    said.clear()
+    calibrate._fit_one(_TruePool(), cases, ["compute_scale", "memory_scale"], fixed, 3, "short", said.append)
+    assert any("stopped at its budget" in line and "--max-evaluations" in line for line in said)
