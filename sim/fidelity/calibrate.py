@@ -28,7 +28,7 @@ the Gauss-Newton covariance at the solution scaled by the residuals' variance, w
 standard deviation of the log (``uncertainty``). ``--cross-validate`` also predicts each
 generation's data with the factors of the others (what a platform no measurement covers should expect), and
 each model's with a refit on the other models' data, started from the full fit (what a model no measurement
-covers should expect); ``--cross-validate NAME ...`` only those platforms, generations or models.
+covers should expect); ``--cross-validate HELD_OUT ...`` only those platforms, generations or models.
 Predictions never use any measured value of the case itself.
 """
 
@@ -237,7 +237,7 @@ def predict(pool, cases, result: dict) -> list[Prediction]:
 
 
 def held_out(data: list[tuple[str, str]], names: list[str]) -> tuple[list[str], list[str]]:
-    """The generations and models ``--cross-validate NAME ...`` holds out, of ``data``'s (platform, model) pairs (a
+    """The generations and models ``--cross-validate HELD_OUT ...`` holds out, of ``data``'s (platform, model) pairs (a
     platform names its generation; no names: every generation and model with data), or an :class:`InputError`
     for a name with no data (before any fit)."""
     platforms = {platform: generation_of(platform) for platform, _ in data}
@@ -368,9 +368,9 @@ def main(argv: list[str] | None = None, points_as_cases: Callable | None = None)
     parser.add_argument("--points", type=Path, help="measured frontier points to fit on too (data/reference/frontier_points.csv)")
     parser.add_argument("--name", required=True, help="write conf/calibration/NAME.yaml, a new file (use it with calibration=NAME)")
     parser.add_argument("--replace", action="store_true", help="replace an existing NAME.yaml (default: the one every run uses), keeping it as a .bak")
-    parser.add_argument("--cross-validate", nargs="*", metavar="NAME", default=None,
+    parser.add_argument("--cross-validate", nargs="*", metavar="HELD_OUT", default=None,
                         help="also predict each GPU generation with another's factors and each model with a fit without it "
-                             "(NAME: only these platforms, generations or models)")
+                             "(HELD_OUT: only these platforms, generations or models; give the cases file first)")
     parser.add_argument("--fresh", action="store_true", help="start the fit from each factor's default, not from the calibration in force")
     parser.add_argument("--processes", type=positive_number(int), default=None, help="parallel simulations (default: all cores)")
     parser.add_argument("--max-evaluations", type=positive_number(int), default=70,
