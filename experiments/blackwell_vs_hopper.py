@@ -65,7 +65,7 @@ def ratios(blackwell: Curve, hopper: Curve, xs) -> dict[str, list[float | None]]
 
 def plot_ratios(curves: dict[str, dict[str, Curve]], stem: Path) -> list[Path]:
     panels = (("tput", "throughput per GPU, Blackwell / H200"), ("cost", "cost per token, H200 / Blackwell"),
-              ("tokens_per_mw", "tokens/s per provisioned MW, Blackwell / H200"))
+              ("tokens_per_mw", "tokens/s per MW, Blackwell / H200"))
     with figures.style():
         plt = figures.pyplot()
         fig, axes = plt.subplots(len(curves), 3, figsize=(14, 4.2 * len(curves)), squeeze=False)

@@ -284,11 +284,11 @@ def predict_kernel(v: dict, row: int = 0) -> OpResult:
         peak = getattr(p, f"{dtype}_dense_tflops", None)
         if not peak:
             raise _Bad("dtype", f"platform {p.name} has no {dtype} peak ({dtype}_dense_tflops)")
-        rate = peak * 1e12 * kernel_fraction(k.gemm_fraction, dtype, "gemm_fraction", p.name)
-        bandwidth = hbm * kernel_fraction(k.weight_read_fraction, dtype, "weight_read_fraction", p.name)
-        if kernel == "grouped_gemm":  # the grouped kernels' own fractions where the platform lists them
-            rate = peak * 1e12 * (nearest_fraction(k.grouped_gemm_fraction, dtype) or rate / (peak * 1e12))
-            bandwidth = hbm * (nearest_fraction(k.grouped_weight_read_fraction, dtype) or bandwidth / hbm)
+        grouped = kernel == "grouped_gemm"  # the grouped kernels' own fractions where the platform lists them
+        gemm = (nearest_fraction(k.grouped_gemm_fraction, dtype) if grouped else None) or kernel_fraction(k.gemm_fraction, dtype, "gemm_fraction", p.name)
+        read = (nearest_fraction(k.grouped_weight_read_fraction, dtype) if grouped else None) or kernel_fraction(
+            k.weight_read_fraction, dtype, "weight_read_fraction", p.name)
+        rate, bandwidth = peak * 1e12 * gemm, hbm * read
     else:
         fraction = k.gemm_fraction.get("bf16", k.attention_fraction) if kernel == "hbm_stream" else k.attention_fraction
         rate, bandwidth = p.bf16_dense_tflops * 1e12 * fraction, hbm * k.stream_fraction
